@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Development database server: PostgreSQL 17 + Apache AGE + plpython3u (numpy) + pgvector + pg_cron.
+#
+# Debian 12 ships none of these, so the server runs from a Debian 13 (trixie) root filesystem under
+# chroot. The host's own packages are never touched; `destroy` removes everything it made.
+#
+# Usage: scripts/db_server.sh up|start|stop|restart|status|psql|destroy      (needs root)
+#   up       build the root filesystem if missing, start the server, create the roles, the database
+#            and its extensions. Idempotent: about a second when everything is already there.
+#   psql     open psql as the superuser inside the chroot (extra arguments are passed on).
+#
+# Settings (environment): RAGNAROK_PG_ROOT (default /opt/ragnarok-pg17), RAGNAROK_PG_PORT (5433),
+# RAGNAROK_PG_MIRROR (Debian mirror for the root filesystem).
+set -euo pipefail
+
+ROOT=${RAGNAROK_PG_ROOT:-/opt/ragnarok-pg17}
+PORT=${RAGNAROK_PG_PORT:-5433}
+MIRROR=${RAGNAROK_PG_MIRROR:-http://deb.debian.org/debian}
+DB=ragnarok_ml
+PKGS=postgresql-17,postgresql-17-age,postgresql-plpython3-17,postgresql-17-pgvector,postgresql-17-cron,python3-numpy
+BIN=/usr/lib/postgresql/17/bin
+PGDATA_IN=/var/lib/postgresql/17/data
+SOCK_IN=/run/postgresql
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# Run a command inside the chroot as user postgres, in a private mount namespace: the /dev and
+# /proc mounts live only as long as the processes using them, so nothing leaks onto the host.
+inroot() {
+  unshare --mount --propagation private -- sh -ec '
+    R=$1; shift
+    mount --rbind /dev "$R/dev"
+    mount -t proc proc "$R/proc" 2>/dev/null || mount --rbind /proc "$R/proc"
+    exec chroot "$R" setpriv --reuid=postgres --regid=postgres --init-groups \
+      env -i PATH=/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=/var/lib/postgresql "$@"
+  ' sh "$ROOT" "$@"
+}
+
+pidfile() { echo "$ROOT$PGDATA_IN/postmaster.pid"; }
+running() { [ -f "$(pidfile)" ] && kill -0 "$(head -1 "$(pidfile)")" 2>/dev/null; }
+spsql() { inroot "$BIN/psql" -X -q -h "$SOCK_IN" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+
+rootfs_complete() {
+  local lib=$ROOT/usr/lib/postgresql/17/lib
+  [ -x "$ROOT$BIN/postgres" ] && [ -f "$ROOT/usr/share/postgresql/17/extension/age.control" ] &&
+    [ -f "$lib/plpython3.so" ] && [ -f "$lib/vector.so" ] && [ -f "$lib/pg_cron.so" ]
+}
+
+build_rootfs() {
+  rootfs_complete && return 0
+  if ! command -v mmdebstrap >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  fi
+  echo "building the PostgreSQL 17 root filesystem in $ROOT (once, about a minute)"
+  rm -rf "$ROOT.tmp"
+  mmdebstrap --quiet --mode=root --variant=apt --include="$PKGS" \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --setup-hook='mkdir -p "$1/etc/postgresql-common"; echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.conf"' \
+    trixie "$ROOT.tmp" "$MIRROR"
+  rm -rf "$ROOT"
+  mv "$ROOT.tmp" "$ROOT"
+}
+
+init_cluster() {
+  local u g
+  u=$(chroot "$ROOT" id -u postgres)
+  g=$(chroot "$ROOT" id -g postgres)
+  install -d -o "$u" -g "$g" -m 2775 "$ROOT$SOCK_IN" "$ROOT/var/lib/postgresql/17"
+  install -d -o "$u" -g "$g" -m 0700 "$ROOT$PGDATA_IN"
+  [ -f "$ROOT$PGDATA_IN/PG_VERSION" ] && return 0
+  inroot "$BIN/initdb" -D "$PGDATA_IN" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >/dev/null
+  cat "$HERE/postgresql.dev.conf" >>"$ROOT$PGDATA_IN/postgresql.conf"
+  sed -i "s/^port = .*/port = $PORT/" "$ROOT$PGDATA_IN/postgresql.conf"
+}
+
+start() {
+  running && return 0
+  init_cluster
+  inroot "$BIN/pg_ctl" -D "$PGDATA_IN" -l /var/lib/postgresql/17/server.log -w -t 60 start >/dev/null
+}
+
+stop() {
+  running || return 0
+  inroot "$BIN/pg_ctl" -D "$PGDATA_IN" -m fast -w stop >/dev/null
+}
+
+# Roles, database and extensions: every statement is idempotent, so `up` can run every time.
+bootstrap() {
+  inroot "$BIN/psql" -X -q -h "$SOCK_IN" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -f - <"$HERE/bootstrap_cluster.sql"
+  spsql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
+    spsql -d postgres -c "CREATE DATABASE $DB OWNER ml_admin"
+  inroot "$BIN/psql" -X -q -h "$SOCK_IN" -p "$PORT" -U postgres -d "$DB" -v ON_ERROR_STOP=1 \
+    -f - <"$HERE/bootstrap_database.sql"
+}
+
+case "${1:-}" in
+  up)
+    build_rootfs
+    start
+    bootstrap
+    echo "database server up: postgresql://ml_admin@127.0.0.1:$PORT/$DB" ;;
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) if running; then echo "running (pid $(head -1 "$(pidfile)"), port $PORT)"; else echo "not running"; exit 3; fi ;;
+  psql) shift; spsql -d "$DB" "$@" ;;
+  destroy) stop || true; rm -rf "$ROOT" "$ROOT.tmp" ;;
+  *) echo "usage: $0 up|start|stop|restart|status|psql|destroy" >&2; exit 2 ;;
+esac

@@ -1,0 +1,88 @@
+"""Fixtures against the real PostgreSQL 17 + AGE server (never a mock).
+
+The server is the one `make db` provisions, or the one DATABASE_URL names. One template database is
+migrated per test session (`alembic upgrade head`); every test that asks for `db_url` gets its own
+clone of it (CREATE DATABASE ... TEMPLATE), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from config.settings import DEV_PASSWORDS, load_settings
+from scripts.migrate import upgrade
+
+ADMIN = urlsplit(load_settings().admin_url)
+TEST_DB = "ragnarok_ml_test"
+
+
+def url_for(dbname: str, role: str | None = None) -> str:
+    """A URL to `dbname` on the test server, as the admin role or as one of the product roles."""
+    user = role or ADMIN.username or "ml_admin"
+    password = DEV_PASSWORDS.get(user, ADMIN.password or "") if role else ADMIN.password or ""
+    netloc = f"{user}:{password}@{ADMIN.hostname}:{ADMIN.port or 5432}"
+    return urlunsplit((ADMIN.scheme, netloc, f"/{dbname}", "", ""))
+
+
+def migrate_template(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
+    """pytest-postgresql loader: bring the session's template database to head."""
+    upgrade(url_for(dbname))
+
+
+postgresql_server = factories.postgresql_noproc(
+    host=ADMIN.hostname,
+    port=ADMIN.port or 5432,
+    user=ADMIN.username,
+    password=ADMIN.password,
+    dbname=TEST_DB,
+    load=[migrate_template],
+)
+postgresql = factories.postgresql("postgresql_server")
+
+
+@pytest.fixture
+def db_url(postgresql: psycopg.Connection[Any]) -> str:
+    """A fresh, migrated database of this test's own, as the owner role (ml_admin)."""
+    return url_for(postgresql.info.dbname)
+
+
+@pytest.fixture
+def game_url(db_url: str) -> str:
+    """The same database as the game server's role (ml_user)."""
+    return url_for(urlsplit(db_url).path.lstrip("/"), "ml_user")
+
+
+@pytest.fixture
+def worker_url(db_url: str) -> str:
+    """The same database as the worker's role (ml_worker)."""
+    return url_for(urlsplit(db_url).path.lstrip("/"), "ml_worker")
+
+
+@pytest.fixture
+def admin(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to the test's database as ml_admin."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An unmigrated database (template1: the extensions, nothing of the product)."""
+    dbname = f"{TEST_DB}_empty_{request.node.name[:20].lower()}"
+    janitor = DatabaseJanitor(
+        user=ADMIN.username or "ml_admin",
+        host=ADMIN.hostname or "127.0.0.1",
+        port=ADMIN.port or 5432,
+        dbname=dbname,
+        password=ADMIN.password,
+    )
+    janitor.drop()
+    with janitor:
+        yield url_for(dbname)
