@@ -91,3 +91,17 @@ def upgrade_objects(objects: list[str], modules: list[str]) -> None:
 
 def downgrade_objects(objects: list[str], modules: list[str]) -> None:
     drop_objects(_driver_connection(), objects, modules)
+
+
+def all_modules() -> list[str]:
+    """Every PL/Python module of the repository."""
+    return sorted(p.stem for p in PLPYTHON_DIR.glob("*.py") if p.stem != "__init__")
+
+
+def build_from_files(conn: psycopg.Connection[Any]) -> None:
+    """Build the whole schema straight from the object files (MANIFEST order), without alembic.
+
+    The drift test compares the result with `alembic upgrade head`: a revision history that no longer
+    reproduces the files, or a file that no revision applies, shows up as a difference.
+    """
+    apply_objects(conn, manifest(), all_modules())

@@ -36,5 +36,7 @@ CREATE TABLE ml.ml_models (
 -- At most one deployed model per (archetype, model_type): deploying is one UPDATE of that row.
 CREATE UNIQUE INDEX ml_models_one_deployed ON ml.ml_models (archetype, model_type) WHERE is_deployed;
 
-GRANT SELECT ON ml.ml_models TO ml_worker;
-GRANT UPDATE (load_error, updated_at) ON ml.ml_models TO ml_worker;
+-- The worker serves from the registry and its training runner registers what it trained; deploying
+-- stays an operator's UPDATE (ml_admin). The game server sees none of it.
+GRANT SELECT, INSERT, UPDATE ON ml.ml_models TO ml_worker;
+GRANT USAGE ON SEQUENCE ml.ml_models_id_seq TO ml_worker;
