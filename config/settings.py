@@ -1,8 +1,9 @@
 """Settings from the environment.
 
-`DATABASE_URL` names the product database as its owner role (migrations, tests, diagnostics). When it
-is unset, the development server that `scripts/db_server.sh` provisions is used. The worker and the
-game server connect as their own roles; their URLs default to the same server with the role swapped.
+`DATABASE_URL` names the product database as its owner role (migrations, tests, diagnostics).
+When it is unset, the development server that `scripts/db_server.sh` provisions is used. The
+worker and the game server connect as their own roles; their URLs default to the same server
+with the role swapped.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def all_modules() -> list[str]:
 def build_from_files(conn: psycopg.Connection[Any]) -> None:
     """Build the whole schema straight from the object files (MANIFEST order), without alembic.
 
-    The drift test compares the result with `alembic upgrade head`: a revision history that no longer
-    reproduces the files, or a file that no revision applies, shows up as a difference.
+    The drift test compares the result with `alembic upgrade head`: a revision history that no
+    longer reproduces the files, or a file that no revision applies, shows up as a difference.
     """
     apply_objects(conn, manifest(), all_modules())

@@ -6,16 +6,20 @@ import sys
 
 import psycopg
 
+from config.queries import query
 from config.settings import load_settings
-from migrations.objects import SQL_DIR
 
-HEADINGS = {"extension": "extensions", "graph label": "graph labels", "table": "tables", "role": "roles"}
-QUERY = (SQL_DIR / "queries" / "health_summary.sql").read_bytes()
+HEADINGS = {
+    "extension": "extensions",
+    "graph label": "graph labels",
+    "table": "tables",
+    "role": "roles",
+}
 
 
 def health_rows(url: str) -> list[tuple[str, str, str]]:
     with psycopg.connect(url) as conn:
-        return [(s, i, d or "") for s, i, d in conn.execute(QUERY)]
+        return [(s, i, d or "") for s, i, d in conn.execute(query("health_summary").encode())]
 
 
 def print_health(url: str) -> None:

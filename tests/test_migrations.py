@@ -5,15 +5,17 @@ from __future__ import annotations
 import psycopg
 from alembic.script import ScriptDirectory
 
+from config.queries import query
 from migrations.objects import SQL_DIR, all_modules, build_from_files, drop_statement, manifest
 from scripts.migrate import alembic_config, downgrade, upgrade
-
-FINGERPRINT = (SQL_DIR / "queries" / "schema_fingerprint.sql").read_text()
 
 
 def fingerprint(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        return [(kind, definition) for kind, definition in conn.execute(FINGERPRINT.encode())]
+        return [
+            (kind, definition)
+            for kind, definition in conn.execute(query("schema_fingerprint").encode())
+        ]
 
 
 def product_objects(url: str) -> int:

@@ -41,7 +41,9 @@ def test_gateway_protocol_is_allowed(game: psycopg.Connection[Any]) -> None:
 
 FORBIDDEN = [
     pytest.param(
-        "UPDATE ai_requests SET archetype = 'tank'", errors.InsufficientPrivilege, id="rewrite-request"
+        "UPDATE ai_requests SET archetype = 'tank'",
+        errors.InsufficientPrivilege,
+        id="rewrite-request",
     ),
     pytest.param("DELETE FROM ai_requests", errors.InsufficientPrivilege, id="delete-requests"),
     pytest.param(
@@ -56,12 +58,14 @@ FORBIDDEN = [
         id="write-registry",
     ),
     pytest.param("SELECT * FROM ml_models", errors.InsufficientPrivilege, id="read-registry"),
-    pytest.param("SELECT * FROM ml_pack_episodes", errors.InsufficientPrivilege, id="read-episodes"),
+    pytest.param(
+        "SELECT * FROM ml_pack_episodes", errors.InsufficientPrivilege, id="read-episodes"
+    ),
     pytest.param(
         "DELETE FROM ml_coordination_logs", errors.InsufficientPrivilege, id="erase-signal-log"
     ),
     pytest.param(
-        "SELECT * FROM monster_ai.\"Monster\"", errors.InsufficientPrivilege, id="graph-table"
+        'SELECT * FROM monster_ai."Monster"', errors.InsufficientPrivilege, id="graph-table"
     ),
     pytest.param(
         "SELECT * FROM cypher('monster_ai', $$ MATCH (m:Monster) RETURN m $$) AS (m agtype)",
@@ -69,8 +73,12 @@ FORBIDDEN = [
         id="graph-cypher",
     ),
     pytest.param("CREATE TABLE ml.mine (x int)", errors.InsufficientPrivilege, id="create-in-ml"),
-    pytest.param("CREATE TABLE public.mine (x int)", errors.InsufficientPrivilege, id="create-public"),
-    pytest.param("SELECT ml.plpython_bootstrap()", errors.InsufficientPrivilege, id="internal-func"),
+    pytest.param(
+        "CREATE TABLE public.mine (x int)", errors.InsufficientPrivilege, id="create-public"
+    ),
+    pytest.param(
+        "SELECT ml.plpython_bootstrap()", errors.InsufficientPrivilege, id="internal-func"
+    ),
     pytest.param("SELECT * FROM ml.plpython_modules", errors.InsufficientPrivilege, id="modules"),
 ]
 

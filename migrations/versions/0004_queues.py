@@ -13,7 +13,28 @@ branch_labels = None
 depends_on = None
 
 #: Object files under sql/, in the order they are created (dropped in reverse).
-OBJECTS: list[str] = []
+OBJECTS: list[str] = [
+    "tables/inference_jobs.sql",
+    "tables/ml_training_jobs.sql",
+    "tables/workers.sql",
+    "tables/legacy_action_map.sql",
+    "functions/notify_jobs.sql",
+    "functions/signal_vector_or_zeros.sql",
+    "functions/pack_leader_or_null.sql",
+    "functions/enqueue_gateway_requests.sql",
+    "functions/request_pack_actions_typed.sql",
+    "functions/request_pack_actions.sql",
+    "functions/decision_payload.sql",
+    "functions/decision_result.sql",
+    "functions/cancel_decision.sql",
+    "functions/notify_model_change.sql",
+    "functions/submit_training.sql",
+    "views/queue_depth.sql",
+    "views/job_throughput.sql",
+    "views/job_failures.sql",
+    "views/worker_status.sql",
+    "views/deployed_models.sql",
+]
 #: Modules under plpython/ installed into ml.plpython_modules.
 PLPYTHON_MODULES: list[str] = []
 

@@ -1,0 +1,38 @@
+-- drop: DROP FUNCTION IF EXISTS ml.request_pack_actions(jsonb);
+-- Ask for decisions, the readable JSON form:
+--   SELECT ml.request_pack_actions('{"monsters": [{"id": 1001, "archetype": "aggressive",
+--                                                  "state": [64 floats]}, ...], "priority": 5}');
+-- Same checks and errors as the typed form, plus 22023 for a request that is not shaped like that.
+CREATE FUNCTION ml.request_pack_actions(request jsonb) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ml, pg_catalog
+AS $$
+DECLARE
+    ids integer[];
+    kinds text[];
+    states real[];
+BEGIN
+    IF jsonb_typeof(request) IS DISTINCT FROM 'object'
+       OR jsonb_typeof(request -> 'monsters') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'request must be an object with a "monsters" array'
+            USING ERRCODE = '22023', HINT = '{"monsters": [{"id": 1, "archetype": "tank", "state": [64 floats]}]}';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
+               WHERE jsonb_typeof(m) <> 'object' OR jsonb_typeof(m -> 'id') IS DISTINCT FROM 'number'
+                  OR jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array'
+                  OR jsonb_array_length(m -> 'state') <> 64
+                  OR EXISTS (SELECT 1 FROM jsonb_array_elements(m -> 'state') AS s
+                             WHERE jsonb_typeof(s) <> 'number')) THEN
+        RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg((m ->> 'id')::integer ORDER BY ord),
+           array_agg(m ->> 'archetype' ORDER BY ord),
+           array_agg(ARRAY(SELECT s::real FROM jsonb_array_elements_text(m -> 'state') AS s) ORDER BY ord)
+    INTO ids, kinds, states
+    FROM jsonb_array_elements(request -> 'monsters') WITH ORDINALITY AS e(m, ord);
+    RETURN ml.request_pack_actions(ids, kinds, states, coalesce((request ->> 'priority')::integer, 5));
+END;
+$$;
+GRANT EXECUTE ON FUNCTION ml.request_pack_actions(jsonb) TO ml_user;

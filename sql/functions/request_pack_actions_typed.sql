@@ -1,0 +1,77 @@
+-- drop: DROP FUNCTION IF EXISTS ml.request_pack_actions(integer[], text[], real[], integer);
+-- Ask for decisions for a pack (or any batch) of monsters: the fast, typed form for large batches.
+-- states is n x 64. Returns the job id; the answer arrives on channel ml_decisions and stays readable
+-- with ml.decision_result(job_id). Pack membership and each monster's signal vector are resolved here,
+-- at submit time, so the worker finds everything in the row.
+-- Errors (nothing is written): 22023 empty, oversized or ragged request / wrong state size /
+-- non-finite state / priority out of 1-10; 22P02 unknown archetype; 23505 duplicate monster;
+-- P0002 unknown monster.
+CREATE FUNCTION ml.request_pack_actions(
+    monster_ids integer[],
+    archetypes text[],
+    states real[],
+    priority integer DEFAULT 5
+) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ml, pg_catalog
+AS $$
+DECLARE
+    n integer := coalesce(cardinality(monster_ids), 0);
+    bad text;
+    leaders integer[];
+    signal_rows real[];
+    job_id bigint;
+BEGIN
+    IF n = 0 THEN
+        RAISE EXCEPTION 'request has no monsters' USING ERRCODE = '22023';
+    END IF;
+    IF n > 1024 THEN
+        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = '22023';
+    END IF;
+    IF priority IS NULL OR priority NOT BETWEEN 1 AND 10 THEN
+        RAISE EXCEPTION 'priority must be between 1 and 10, got %', priority USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(cardinality(archetypes), 0) <> n THEN
+        RAISE EXCEPTION 'request has % monster ids but % archetypes', n, coalesce(cardinality(archetypes), 0)
+            USING ERRCODE = '22023';
+    END IF;
+    IF array_ndims(states) IS DISTINCT FROM 2 OR array_length(states, 1) <> n
+       OR array_length(states, 2) <> 64 THEN
+        RAISE EXCEPTION 'states must be % x 64 floats, got %', n, coalesce(array_dims(states), 'nothing')
+            USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(states) AS s(v)
+               WHERE v IS NULL OR v = 'NaN'::real OR v IN ('Infinity'::real, '-Infinity'::real)) THEN
+        RAISE EXCEPTION 'states must be finite floats (found NaN, infinity or null)' USING ERRCODE = '22023';
+    END IF;
+    SELECT a INTO bad FROM unnest(archetypes) AS a
+    WHERE a IS NULL OR a NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown archetype %', coalesce(quote_literal(bad), 'null')
+            USING ERRCODE = '22P02',
+                  HINT = 'archetypes: aggressive, defensive, support, mage, tank, ranged';
+    END IF;
+    IF (SELECT count(DISTINCT m) FROM unnest(monster_ids) AS m) <> n THEN
+        RAISE EXCEPTION 'a monster appears twice in one request' USING ERRCODE = '23505';
+    END IF;
+
+    -- Pack membership (raises P0002 for a monster the game server never synced) and signals.
+    SELECT array_agg(p.pack_leader_id ORDER BY m.ord)
+    INTO leaders
+    FROM unnest(monster_ids) WITH ORDINALITY AS m(id, ord)
+    LEFT JOIN LATERAL (
+        SELECT f.pack_leader_id FROM ml.detect_pack_formation(monster_ids) AS f
+        WHERE m.id = ANY (f.monster_ids)
+    ) AS p ON true;
+    SELECT array_agg(ml.signal_vector(m.id) ORDER BY m.ord)
+    INTO signal_rows
+    FROM unnest(monster_ids) WITH ORDINALITY AS m(id, ord);
+
+    INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states, signals, pack_leader_ids)
+    VALUES ('pack', priority, monster_ids, archetypes, states, signal_rows, leaders)
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END;
+$$;
+GRANT EXECUTE ON FUNCTION ml.request_pack_actions(integer[], text[], real[], integer) TO ml_user;

@@ -1,0 +1,25 @@
+-- Re-queue decision jobs whose worker stopped heartbeating for $1 seconds (killed, frozen, cut off).
+-- A job out of attempts goes dead instead, and is still answered: a gateway request gets action 255,
+-- a pack request a notification with status "dead", so no caller waits for an answer that never comes.
+WITH stale AS (
+    UPDATE ml.inference_jobs
+    SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+        error = format('worker %s stopped heartbeating (attempt %s of %s)', worker_id, attempts, max_attempts),
+        worker_id = NULL,
+        finished_at = CASE WHEN attempts >= max_attempts THEN clock_timestamp() END
+    WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1)
+    RETURNING id, kind, status, gateway_request_id, error
+), dead_gateway AS (
+    INSERT INTO ml.ai_responses (request_id, action_id, confidence, reason)
+    SELECT gateway_request_id, 255, 0, error FROM stale WHERE kind = 'gateway' AND status = 'dead'
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING request_id
+), dead_pack AS (
+    SELECT pg_notify('ml_decisions', ml.decision_payload(id, status, NULL, error))
+    FROM stale WHERE kind = 'pack' AND status = 'dead'
+), wake AS (
+    SELECT pg_notify('ml_jobs', '') WHERE EXISTS (SELECT 1 FROM stale WHERE status = 'pending')
+)
+SELECT (SELECT count(*) FROM stale WHERE status = 'pending') AS requeued,
+       (SELECT count(*) FROM stale WHERE status = 'dead') AS dead,
+       (SELECT count(*) FROM dead_gateway) + (SELECT count(*) FROM dead_pack) + (SELECT count(*) FROM wake) AS side_effects

@@ -1,0 +1,221 @@
+"""The worker end to end: real PostgreSQL, a real exported ONNX actor, a real worker process."""
+
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.worker_helpers import (
+    collect_decisions,
+    deploy_actor,
+    gateway_insert,
+    gateway_poll,
+    request_pack,
+    sync_pack,
+    wait_until,
+    worker_process,
+)
+
+PACK = [1001, 1002, 1003, 1004, 1005]
+
+
+@pytest.fixture
+def game(game_url: str) -> Any:
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def listener(game_url: str) -> Any:
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        conn.execute("LISTEN ml_decisions")
+        yield conn
+
+
+def job_rows(admin: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    return admin.execute(
+        "SELECT id, kind, status, attempts, error FROM ml.inference_jobs ORDER BY id"
+    ).fetchall()
+
+
+def test_pack_decision_arrives_on_ml_decisions_and_in_the_table(
+    db_url: str, worker_url: str, game: Any, listener: Any, admin: Any
+) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    sync_pack(game, PACK, "aggressive")
+    with worker_process(worker_url):
+        job = request_pack(game, PACK, "aggressive")
+        decisions = collect_decisions(listener, {job})
+    assert len(decisions[job]) == 1
+    note = decisions[job][0]
+    assert note["status"] == "done"
+    assert [a["monster_id"] for a in note["actions"]] == PACK
+    for action in note["actions"]:
+        assert 0 <= action["action"] <= 6
+        assert 0.0 < action["confidence"] <= 1.0
+        assert isinstance(action["coordinated"], bool)
+    assert 0.0 <= note["coordination_score"] <= 1.0
+    stored = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()[0]
+    assert stored["actions"] == note["actions"]
+    assert stored["status"] == "done"
+
+
+def test_archetype_without_model_gets_traditional_ai_with_reason(
+    worker_url: str, game: Any, listener: Any
+) -> None:
+    sync_pack(game, PACK[:2], "mage")
+    with worker_process(worker_url):
+        job = request_pack(game, PACK[:2], "mage")
+        note = collect_decisions(listener, {job})[job][0]
+    assert note["status"] == "done"
+    assert {a["action"] for a in note["actions"]} == {255}
+    assert all("no deployed pack_coordination model" in a["reason"] for a in note["actions"])
+
+
+def test_legacy_gateway_protocol_unchanged(db_url: str, worker_url: str, game: Any) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    rng = np.random.default_rng(3)
+    with worker_process(worker_url):
+        # A first request may wait for the worker's start; the protocol tolerates that.
+        first = gateway_insert(game, 7001, [float(x) for x in rng.uniform(-1, 1, 64)])
+        assert gateway_poll(game, first, timeout_s=30) is not None
+        request = gateway_insert(game, 7002, [float(x) for x in rng.uniform(-1, 1, 64)])
+        answer = gateway_poll(game, request, timeout_s=5)
+        assert answer is not None
+        action, confidence = answer
+        assert 0 <= action <= 9
+        assert 0.0 < confidence <= 1.0
+        row = game.execute(
+            "SELECT status FROM ai_requests WHERE request_id = %s", (request,)
+        ).fetchone()
+        assert row == ("completed",)
+
+
+def test_request_marked_timeout_is_still_answered_and_recorded(
+    db_url: str, worker_url: str, game: Any, admin: Any
+) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    request = gateway_insert(game, 7101, [0.1] * 64)
+    # The gateway gave up before any worker ran: its own UPDATE, unchanged.
+    game.execute("UPDATE ai_requests SET status = 'timeout' WHERE request_id = %s", (request,))
+    with worker_process(worker_url):
+        assert gateway_poll(game, request, timeout_s=30) is not None
+    status = game.execute("SELECT status FROM ai_requests WHERE request_id = %s", (request,))
+    assert status.fetchone() == ("timeout",)
+    response = admin.execute(
+        "SELECT model_version, inference_time_ms FROM ml.ai_responses WHERE request_id = %s",
+        (request,),
+    ).fetchone()
+    assert response[0] == "1.0"
+    assert response[1] >= 0
+
+
+@pytest.mark.parametrize(
+    ("state", "archetype", "reason"),
+    [
+        pytest.param(
+            [0.1] * 63, "aggressive", "state vector must have 64 floats, got 63", id="63-floats"
+        ),
+        pytest.param([0.1] * 63 + [math.nan], "aggressive", "NaN", id="nan"),
+        pytest.param([0.1] * 64, "dragon", "unknown archetype 'dragon'", id="unknown-archetype"),
+    ],
+)
+def test_bad_gateway_request_fails_alone_with_its_reason(
+    db_url: str,
+    worker_url: str,
+    game: Any,
+    admin: Any,
+    state: list[float],
+    archetype: str,
+    reason: str,
+) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    good_before = gateway_insert(game, 7201, [0.2] * 64)
+    bad = gateway_insert(game, 7202, state, archetype)
+    good_after = gateway_insert(game, 7203, [0.3] * 64)
+    with worker_process(worker_url):
+        answers = {r: gateway_poll(game, r, timeout_s=30) for r in (good_before, bad, good_after)}
+    assert answers[bad] == (255, 0.0)
+    for good in (good_before, good_after):
+        answer = answers[good]
+        assert answer is not None
+        assert answer[0] != 255
+    recorded = admin.execute(
+        "SELECT r.reason, q.status, j.status, j.error FROM ml.ai_responses r "
+        "JOIN ml.ai_requests q USING (request_id) "
+        "JOIN ml.inference_jobs j ON j.gateway_request_id = q.request_id WHERE q.request_id = %s",
+        (bad,),
+    ).fetchone()
+    assert reason in recorded[0]
+    assert recorded[1:3] == ("failed", "failed")
+    assert reason in recorded[3]
+
+
+def test_sigterm_drains_and_marks_the_worker_stopped(
+    db_url: str, worker_url: str, game: Any, admin: Any
+) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    sync_pack(game, PACK, "aggressive")
+    with worker_process(worker_url, worker_id="drain") as process:
+        jobs = [request_pack(game, PACK, "aggressive") for _ in range(20)]
+        assert wait_until(
+            lambda: (
+                admin.execute(
+                    "SELECT count(*) FROM ml.inference_jobs WHERE status = 'done'"
+                ).fetchone()[0]
+                == len(jobs)
+            )
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    row = admin.execute("SELECT status FROM ml.workers WHERE worker_id = 'drain'").fetchone()
+    assert row == ("stopped",)
+    assert all(r[2] == "done" for r in job_rows(admin))
+
+
+def test_refused_model_keeps_the_old_one_and_records_why(
+    db_url: str, worker_url: str, game: Any, listener: Any, admin: Any
+) -> None:
+    deploy_actor(db_url, "aggressive", "1.0")
+    sync_pack(game, PACK, "aggressive")
+    with worker_process(worker_url):
+        first = request_pack(game, PACK, "aggressive")
+        assert collect_decisions(listener, {first})[first][0]["model_version"] == "1.0"
+        # A model whose bytes are not an actor at all: the worker must refuse it.
+        broken = admin.execute(
+            "INSERT INTO ml_models (archetype, model_type, model_name, version, onnx_fp32, "
+            "state_dim, signal_dim, action_dim, hidden_dim) VALUES ('aggressive', "
+            "'pack_coordination', 'broken', '2.0', %s, 64, 32, 7, 0) RETURNING id",
+            (b"not an onnx file",),
+        ).fetchone()[0]
+        admin.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (broken,))
+        assert wait_until(
+            lambda: (
+                admin.execute(
+                    "SELECT load_error FROM ml_models WHERE id = %s", (broken,)
+                ).fetchone()[0]
+                is not None
+            )
+        )
+        second = request_pack(game, PACK, "aggressive")
+        note = collect_decisions(listener, {second})[second][0]
+    assert note["status"] == "done"
+    assert note["model_version"] == "1.0"
+    error = admin.execute("SELECT load_error FROM ml_models WHERE id = %s", (broken,)).fetchone()[0]
+    assert "cannot load" in error
+
+
+def test_unknown_job_and_cancel(game: Any) -> None:
+    with pytest.raises(psycopg.errors.NoDataFound, match="no decision job 424242"):
+        game.execute("SELECT ml.decision_result(424242)")
+    sync_pack(game, PACK[:2], "tank")
+    job = request_pack(game, PACK[:2], "tank")
+    assert game.execute("SELECT ml.cancel_decision(%s)", (job,)).fetchone() == (True,)
+    assert game.execute("SELECT ml.cancel_decision(%s)", (job,)).fetchone() == (False,)
+    result = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()[0]
+    assert result["status"] == "cancelled"

@@ -1,0 +1,187 @@
+"""The inference loop: LISTEN, claim, decide, answer; heartbeat and rescue beside it.
+
+NOTIFY only wakes the loop; it always re-reads the queue, and polls as a backstop because
+notifications sent while it was disconnected are lost. After the database goes away it reconnects,
+re-LISTENs, gives back what it held and catches up. SIGTERM drains: the round in flight is answered,
+then the worker marks itself stopped and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass
+
+import asyncpg
+
+from worker.decide import decide_round
+from worker.sessions import ActorPool, choose_providers
+from worker.settings import WorkerSettings
+from worker.store import AsyncpgJobStore
+
+log = logging.getLogger("worker")
+
+JOBS_CHANNEL = "ml_jobs"
+MODELS_CHANNEL = "ml_models"
+#: Connection failures after which the worker reconnects instead of exiting.
+CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    ConnectionError,
+)
+
+
+@dataclass
+class WorkerStats:
+    rounds: int = 0
+    jobs_done: int = 0
+    reconnects: int = 0
+    reloads: int = 0
+
+
+class InferenceWorker:
+    def __init__(self, settings: WorkerSettings, coordination_threshold: float = 0.7) -> None:
+        self.settings = settings
+        self.threshold = coordination_threshold
+        self.providers = choose_providers(settings.prefer_gpu)
+        self.pool = ActorPool(self.providers, settings.intra_op_threads, settings.hidden_cache_size)
+        self.stats = WorkerStats()
+        self.stopping = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.reload_wanted = True
+        self._main: asyncpg.Connection | None = None
+        self._aux: asyncpg.Connection | None = None
+
+    # --- signals ----------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        log.info("stop requested: draining the round in flight")
+        self.stopping.set()
+        self.wake.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    # --- connections ------------------------------------------------------------------------
+    def _on_jobs(self, *_: object) -> None:
+        self.wake.set()
+
+    def _on_models(self, *_: object) -> None:
+        self.reload_wanted = True
+        self.wake.set()
+
+    async def _connect(self) -> tuple[AsyncpgJobStore, AsyncpgJobStore]:
+        main = await asyncpg.connect(self.settings.database_url)
+        aux = await asyncpg.connect(self.settings.database_url)
+        await aux.add_listener(JOBS_CHANNEL, self._on_jobs)
+        await aux.add_listener(MODELS_CHANNEL, self._on_models)
+        self._main, self._aux = main, aux
+        store, aux_store = AsyncpgJobStore(main), AsyncpgJobStore(aux)
+        await store.register(
+            self.settings.worker_id, socket.gethostname(), os.getpid(), self.providers
+        )
+        released = await store.release_own_jobs(self.settings.worker_id)
+        if released:
+            log.warning("gave back %d jobs held when the connection was lost", released)
+        self.reload_wanted = True
+        self.wake.set()  # catch up with whatever arrived while disconnected
+        return store, aux_store
+
+    async def _close(self) -> None:
+        for conn in (self._main, self._aux):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), timeout=1.0)
+        self._main = self._aux = None
+
+    # --- loops ------------------------------------------------------------------------------
+    async def _serve(self, store: AsyncpgJobStore) -> None:
+        settings = self.settings
+        while not self.stopping.is_set():
+            if self.reload_wanted:
+                self.reload_wanted = False
+                changes = await self.pool.reload(store)
+                if changes:
+                    self.stats.reloads += 1
+                    log.info("models: %s", "; ".join(changes))
+            self.wake.clear()
+            jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
+            if jobs:
+                answers = decide_round(jobs, self.pool, self.threshold)
+                self.stats.jobs_done += await store.complete(settings.worker_id, answers)
+                self.stats.rounds += 1
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
+
+    async def _beat(self, store: AsyncpgJobStore) -> None:
+        settings = self.settings
+        since_rescue = 0.0
+        while not self.stopping.is_set():
+            await store.heartbeat(settings.worker_id, self.stats.jobs_done, "running")
+            since_rescue += settings.heartbeat_interval_s
+            if since_rescue >= settings.rescue_interval_s:
+                since_rescue = 0.0
+                requeued, dead = await store.rescue(settings.lease_s)
+                if requeued or dead:
+                    log.warning(
+                        "rescued %d jobs of dead workers (%d out of attempts)", requeued, dead
+                    )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=settings.heartbeat_interval_s)
+
+    async def _session(self) -> None:
+        """One connected stretch: serve and beat until stopped or the connection breaks."""
+        store, aux_store = await self._connect()
+        tasks = [
+            asyncio.create_task(self._serve(store)),
+            asyncio.create_task(self._beat(aux_store)),
+        ]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raise a connection error from either loop
+            await asyncio.gather(*pending)
+            await aux_store.heartbeat(self.settings.worker_id, self.stats.jobs_done, "stopped")
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            await self._close()
+
+    async def run(self) -> WorkerStats:
+        """Serve until stopped; reconnect whenever the database goes away."""
+        backoff = self.settings.reconnect_backoff_s
+        log.info(
+            "worker %s starting, execution providers: %s",
+            self.settings.worker_id,
+            ", ".join(self.providers),
+        )
+        while not self.stopping.is_set():
+            try:
+                await self._session()
+            except CONNECTION_ERRORS as exc:
+                self.stats.reconnects += 1
+                log.warning("database connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = self.settings.reconnect_backoff_s
+        log.info(
+            "worker %s stopped: %d jobs in %d rounds",
+            self.settings.worker_id,
+            self.stats.jobs_done,
+            self.stats.rounds,
+        )
+        return self.stats

@@ -1,0 +1,217 @@
+"""The training runner: a separate process that claims training jobs, runs the trainer, reports
+progress in the job's row (NOTIFY ml_training), and registers what it trained.
+
+Training is CPU-heavy and long, so it never shares a process (or a GIL) with the inference loop: the
+decision latency does not move while a model trains. A job killed midway (runner killed, machine
+lost) is rescued after its lease and resumes from its last checkpoint when retried.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from config.queries import query
+
+log = logging.getLogger("worker.training")
+
+DEFAULT_TRAINER = "models.training_job:run_training_job"
+
+
+class TrainingConfigError(ValueError):
+    """The job's config is wrong: the job fails at once with this message, without retries."""
+
+
+class TrainingStoppedError(RuntimeError):
+    """The job was cancelled, taken away, or the runner is shutting down."""
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    id: int
+    archetype: str
+    algorithm: str
+    config: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    checkpoint_dir: Path
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    model_id: int | None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class ProgressReporter(Protocol):
+    def __call__(
+        self, fraction: float, detail: dict[str, Any], checkpoint_dir: str | None = None
+    ) -> None: ...
+
+
+class Trainer(Protocol):
+    def __call__(
+        self, job: TrainingJob, report: ProgressReporter, database_url: str
+    ) -> TrainingOutcome: ...
+
+
+def resolve_trainer(path: str) -> Trainer:
+    module_name, _, attribute = path.partition(":")
+    trainer: Trainer = getattr(importlib.import_module(module_name), attribute)
+    return trainer
+
+
+class JobReporter:
+    """Writes progress into the job's row; raises TrainingStoppedError once the job is not ours."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], job: TrainingJob, worker_id: str, stop: EventType
+    ) -> None:
+        self.conn, self.job, self.worker_id, self.stop = conn, job, worker_id, stop
+        self.lost = threading.Event()
+
+    def __call__(
+        self, fraction: float, detail: dict[str, Any], checkpoint_dir: str | None = None
+    ) -> None:
+        row = self.conn.execute(
+            query("training_progress").encode(),
+            (
+                self.job.id,
+                self.worker_id,
+                min(max(fraction, 0.0), 1.0),
+                json.dumps(detail),
+                checkpoint_dir,
+            ),
+        ).fetchone()
+        if row is None or self.lost.is_set():
+            raise TrainingStoppedError(f"training job {self.job.id} was cancelled or taken over")
+        if self.stop.is_set():
+            raise TrainingStoppedError(
+                "the runner is shutting down; the job resumes from its checkpoint"
+            )
+
+
+def _heartbeat(url: str, reporter: JobReporter, done: threading.Event, every_s: float) -> None:
+    """Stamp the job between progress reports (an epoch can take longer than the lease)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not done.wait(every_s):
+            row = conn.execute(
+                query("training_heartbeat").encode(), (reporter.job.id, reporter.worker_id)
+            ).fetchone()
+            if row is None:
+                reporter.lost.set()
+                return
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    database_url: str
+    worker_id: str
+    trainer: str = DEFAULT_TRAINER
+    runs_dir: Path = Path("runs/training")
+    poll_interval_s: float = 2.0
+    heartbeat_interval_s: float = 2.0
+    lease_s: float = 30.0
+
+
+def run_one(
+    conn: psycopg.Connection[Any],
+    settings: RunnerSettings,
+    row: tuple[Any, ...],
+    trainer: Trainer,
+    stop: EventType,
+) -> str:
+    job_id, archetype, algorithm, config, attempts, max_attempts, checkpoint_dir = row
+    job = TrainingJob(
+        id=job_id,
+        archetype=archetype,
+        algorithm=algorithm,
+        config=config if isinstance(config, dict) else {},
+        attempts=attempts,
+        max_attempts=max_attempts,
+        checkpoint_dir=Path(checkpoint_dir or settings.runs_dir / f"job_{job_id}"),
+    )
+    reporter = JobReporter(conn, job, settings.worker_id, stop)
+    done = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat,
+        args=(settings.database_url, reporter, done, settings.heartbeat_interval_s),
+        daemon=True,
+    )
+    beat.start()
+    status, result, error, model_id = "failed", None, None, None
+    try:
+        reporter(0.0, {"phase": "starting", "attempt": attempts}, str(job.checkpoint_dir))
+        outcome = trainer(job, reporter, settings.database_url)
+        status, model_id, result = "done", outcome.model_id, json.dumps(outcome.result)
+    except TrainingConfigError as exc:
+        error = f"config error: {exc}"
+    except TrainingStoppedError as exc:
+        status, error = "pending", str(exc)
+    except Exception as exc:  # any trainer failure is the job's, never the runner's
+        log.exception("training job %s failed", job_id)
+        status, error = "pending", f"{type(exc).__name__}: {exc}"
+    finally:
+        done.set()
+        beat.join()
+    conn.execute(
+        query("finish_training_job").encode(),
+        (job_id, settings.worker_id, status, result, error, model_id),
+    )
+    return status
+
+
+def runner_loop(settings: RunnerSettings, stop: EventType) -> None:
+    """Claim and run training jobs until `stop` is set (the body of the runner process)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    trainer = resolve_trainer(settings.trainer)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                conn.execute(b"LISTEN ml_training")
+                while not stop.is_set():
+                    conn.execute(query("rescue_training_jobs").encode(), (settings.lease_s,))
+                    row = conn.execute(
+                        query("claim_training_job").encode(), (settings.worker_id,)
+                    ).fetchone()
+                    if row is not None:
+                        status = run_one(conn, settings, row, trainer, stop)
+                        log.info("training job %s: %s", row[0], status)
+                        continue
+                    for _ in conn.notifies(timeout=settings.poll_interval_s, stop_after=1):
+                        pass
+        except psycopg.OperationalError as exc:
+            log.warning("training runner lost the database (%s); reconnecting", exc)
+            time.sleep(1.0)
+
+
+def start_runner_process(
+    settings: RunnerSettings,
+) -> tuple[multiprocessing.process.BaseProcess, Callable[[], None]]:
+    """Start the runner in its own process; returns it and a function that stops it."""
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    process = context.Process(target=runner_loop, args=(settings, stop), name="training-runner")
+    process.start()
+
+    def stop_runner() -> None:
+        stop.set()
+        process.join(timeout=30)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
+
+    return process, stop_runner
