@@ -7,6 +7,8 @@ clone of it (CREATE DATABASE ... TEMPLATE), so tests never see each other's rows
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +22,9 @@ from config.settings import DEV_PASSWORDS, load_settings
 from scripts.migrate import upgrade
 
 ADMIN = urlsplit(load_settings().admin_url)
-TEST_DB = "ragnarok_ml_test"
+# One name per pytest process: concurrent runs on one server (two developers, a benchmark) never
+# drop each other's databases.
+TEST_DB = f"ragnarok_ml_test_{os.getpid()}"
 
 
 def url_for(dbname: str, role: str | None = None) -> str:
@@ -75,7 +79,8 @@ def admin(db_url: str) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def empty_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """An unmigrated database (template1: the extensions, nothing of the product)."""
-    dbname = f"{TEST_DB}_empty_{request.node.name[:20].lower()}"
+    suffix = re.sub(r"\W", "_", request.node.name[:20].lower())
+    dbname = f"{TEST_DB}_empty_{suffix}"
     janitor = DatabaseJanitor(
         user=ADMIN.username or "ml_admin",
         host=ADMIN.hostname or "127.0.0.1",

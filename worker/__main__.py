@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from config.settings import load_settings
 from worker.service import InferenceWorker
@@ -28,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     stop_runner = None
     if settings.run_training and not args.no_training:
         runner = RunnerSettings(
-            database_url=settings.database_url, worker_id=f"{settings.worker_id}-training"
+            database_url=settings.database_url,
+            worker_id=f"{settings.worker_id}-training",
+            runs_dir=Path(settings.runs_dir),
+            lease_s=settings.training_lease_s,
+            heartbeat_interval_s=min(2.0, settings.training_lease_s / 3),
         )
         _, stop_runner = start_runner_process(runner)
 

@@ -43,6 +43,11 @@ class WorkerSettings:
     """Use the CUDA execution provider when ONNX Runtime offers it."""
     run_training: bool = True
     """Start the training runner process beside the inference loop."""
+    training_lease_s: float = 30.0
+    """A training job whose runner has not stamped it for this long is re-queued (and resumes
+    from its last checkpoint)."""
+    runs_dir: str = "runs/training"
+    """Where training jobs keep checkpoints, CSV progress and TensorBoard logs."""
 
 
 def settings_from_env(database_url: str) -> WorkerSettings:
@@ -55,4 +60,6 @@ def settings_from_env(database_url: str) -> WorkerSettings:
         poll_interval_s=float(env.get("RAGNAROK_WORKER_POLL_S", "0.5")),
         prefer_gpu=env.get("RAGNAROK_WORKER_CPU_ONLY", "") == "",
         run_training=env.get("RAGNAROK_WORKER_NO_TRAINING", "") == "",
+        training_lease_s=float(env.get("RAGNAROK_TRAINING_LEASE_S", "30.0")),
+        runs_dir=env.get("RAGNAROK_RUNS_DIR", "runs/training"),
     )

@@ -12,8 +12,10 @@ import importlib
 import json
 import logging
 import multiprocessing
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as EventType
@@ -104,7 +106,7 @@ class JobReporter:
 
 def _heartbeat(url: str, reporter: JobReporter, done: threading.Event, every_s: float) -> None:
     """Stamp the job between progress reports (an epoch can take longer than the lease)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.RawCursor) as conn:
         while not done.wait(every_s):
             row = conn.execute(
                 query("training_heartbeat").encode(), (reporter.job.id, reporter.worker_id)
@@ -140,7 +142,11 @@ def run_one(
         config=config if isinstance(config, dict) else {},
         attempts=attempts,
         max_attempts=max_attempts,
-        checkpoint_dir=Path(checkpoint_dir or settings.runs_dir / f"job_{job_id}"),
+        # A new job gets a directory no other job (in any database) has used; a retry finds the
+        # one its first attempt recorded on the row, and resumes from the checkpoint in it.
+        checkpoint_dir=Path(
+            checkpoint_dir or settings.runs_dir / f"job_{job_id}_{uuid.uuid4().hex[:8]}"
+        ),
     )
     reporter = JobReporter(conn, job, settings.worker_id, stop)
     done = threading.Event()
@@ -172,15 +178,32 @@ def run_one(
     return status
 
 
+class ParentWatch:
+    """Sets `stop` when the worker that started this runner is gone (killed with SIGKILL, it could
+    not say so): an orphaned runner must not go on training under a dead worker's name."""
+
+    def __init__(self, stop: EventType) -> None:
+        self.parent = os.getppid()
+        self.stop = stop
+
+    def check(self) -> bool:
+        if os.getppid() != self.parent:
+            self.stop.set()
+        return self.stop.is_set()
+
+
 def runner_loop(settings: RunnerSettings, stop: EventType) -> None:
     """Claim and run training jobs until `stop` is set (the body of the runner process)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     trainer = resolve_trainer(settings.trainer)
+    threading.Thread(target=_watch_parent, args=(ParentWatch(stop),), daemon=True).start()
     while not stop.is_set():
         try:
-            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            with psycopg.connect(
+                settings.database_url, autocommit=True, cursor_factory=psycopg.RawCursor
+            ) as conn:
                 conn.execute(b"LISTEN ml_training")
                 while not stop.is_set():
                     conn.execute(query("rescue_training_jobs").encode(), (settings.lease_s,))
@@ -196,6 +219,11 @@ def runner_loop(settings: RunnerSettings, stop: EventType) -> None:
         except psycopg.OperationalError as exc:
             log.warning("training runner lost the database (%s); reconnecting", exc)
             time.sleep(1.0)
+
+
+def _watch_parent(watch: ParentWatch) -> None:
+    while not watch.check():
+        time.sleep(0.5)
 
 
 def start_runner_process(

@@ -1,0 +1,46 @@
+"""How a training run is driven (the YAML's `ctde` section says what is trained).
+
+A training job's `config` jsonb carries {"ctde": {...}, "advanced": {...}, "training": {...}}: the
+first two override config/ctde_config.yaml, the last one these settings. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Rollout sizes, budgets, evaluation and checkpoint cadence of one training run."""
+
+    n_envs: int = 64
+    """Simulated fights stepped in lockstep per rollout."""
+    rollout_length: int = 64
+    """Steps per rollout (T); one PPO update per rollout."""
+    total_updates: int = 300
+    """PPO updates at most (the time budget or early stopping may end the run sooner)."""
+    time_budget_s: float = 0.0
+    """Stop after this many seconds of training (0: no limit)."""
+    minibatches: int = 4
+    """Minibatches per PPO epoch (epochs: ctde.n_epochs)."""
+    chunk_length: int = 16
+    """Steps per recurrent chunk: the GRU is re-run over chunks from their stored start state."""
+    max_steps: int = 80
+    """Time limit of one simulated fight."""
+    scenario: str = "standard"
+    """Simulator scenario (models/sim_rules.py SCENARIOS)."""
+    eval_every: int = 10
+    """Updates between deterministic evaluations on held-out seeds."""
+    eval_episodes: int = 200
+    """Episodes per evaluation."""
+    eval_seed: int = 1_000_000
+    """First seed of the evaluation fights; training seeds stay far below it."""
+    early_stopping_patience: int = 0
+    """Stop after this many evaluations without a better win rate (0: never)."""
+    checkpoint_every: int = 10
+    """Updates between checkpoints (the latest is kept; the best by evaluation too)."""
+    seed: int = 0
+    """Seeds torch, numpy and the simulator: the same seed gives the same run."""
+    torch_threads: int = 1
+    """Intra-op threads for torch. The networks are small: one thread avoids the spin-wait
+    contention that made updates 10x slower on a busy 2-core machine (measured)."""
