@@ -98,9 +98,13 @@ def run_training_job(
         resumed_from = int(trainer.load_checkpoint(job.checkpoint_dir / "latest.pt")["step"])
 
     def progress(step: int, record: dict[str, float]) -> None:
-        detail = {k: round(v, 4) for k, v in record.items() if np.isfinite(v)}
-        detail["phase"] = "training"  # type: ignore[assignment]
-        report(0.9 * step / total, detail, str(job.checkpoint_dir))
+        detail: dict[str, Any] = {k: round(v, 4) for k, v in record.items() if np.isfinite(v)}
+        detail["phase"] = "training"
+        # Whichever budget runs out first (updates or seconds) says how far along the job is.
+        done = step / total
+        if settings.time_budget_s:
+            done = max(done, (time.perf_counter() - started) / settings.time_budget_s)
+        report(0.9 * min(done, 1.0), detail, str(job.checkpoint_dir))
 
     trainer.train(checkpoint_dir=job.checkpoint_dir, progress=progress)
     report(0.92, {"phase": "evaluating"}, str(job.checkpoint_dir))
@@ -111,7 +115,7 @@ def run_training_job(
         exported.check_thresholds()
     except ExportRejectedError as exc:
         raise RuntimeError(f"the trained actor's export was rejected: {exc}") from exc
-    metrics = {
+    metrics: dict[str, Any] = {
         "eval_win_rate": evaluation.win_rate,
         "eval_coordinated_kills": evaluation.coordinated_kills,
         "eval_pack_survival": evaluation.pack_survival,
@@ -123,15 +127,21 @@ def run_training_job(
         "training_seconds": round(time.perf_counter() - started, 1),
         "training_job_id": job.id,
     }
+    archetypes = [job.archetype] + [a for a in settings.register_archetypes if a != job.archetype]
     with psycopg.connect(database_url) as conn:
-        model_id = register_actor_sync(
-            conn,
-            exported,
-            archetype=job.archetype,
-            version=f"job{job.id}",
-            model_name=f"CTDE actor ({job.algorithm}, job {job.id})",
-            training_status="trained",
-            extra_metrics={"training": metrics},
-        )
+        model_ids = [
+            register_actor_sync(
+                conn,
+                exported,
+                archetype=archetype,
+                version=f"job{job.id}",
+                model_name=f"CTDE actor ({job.algorithm}, job {job.id})",
+                training_status="trained",
+                extra_metrics={"training": metrics},
+            )
+            for archetype in archetypes
+        ]
+    model_id = model_ids[0]
+    metrics["model_ids"] = model_ids
     exported.write(Path(job.checkpoint_dir) / f"{job.archetype}_pack_coordination.onnx")
     return TrainingOutcome(model_id=model_id, result=metrics)

@@ -6,7 +6,7 @@ first two override config/ctde_config.yaml, the last one these settings. Unknown
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class TrainingSettings:
     """Updates between checkpoints (the latest is kept; the best by evaluation too)."""
     seed: int = 0
     """Seeds torch, numpy and the simulator: the same seed gives the same run."""
+    register_archetypes: list[str] = field(default_factory=list)
+    """Archetypes to register the trained actor for besides the job's own (the actor is shared by
+    all pack members, whatever their archetype; each archetype serves from its own registry row)."""
     torch_threads: int = 1
     """Intra-op threads for torch. The networks are small: one thread avoids the spin-wait
     contention that made updates 10x slower on a busy 2-core machine (measured)."""
