@@ -2,7 +2,8 @@
 -- Ask for decisions, the readable JSON form:
 --   SELECT ml.request_pack_actions('{"monsters": [{"id": 1001, "archetype": "aggressive",
 --                                                  "state": [64 floats]}, ...], "priority": 5}');
--- Same checks and errors as the typed form, plus 22023 for a request that is not shaped like that.
+-- Same checks and errors as the typed form, plus ML005 for a request not shaped like that and ML004
+-- for a state that is not 64 numbers.
 CREATE FUNCTION ml.request_pack_actions(request jsonb) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -16,16 +17,20 @@ BEGIN
     IF jsonb_typeof(request) IS DISTINCT FROM 'object'
        OR jsonb_typeof(request -> 'monsters') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'request must be an object with a "monsters" array'
-            USING ERRCODE = '22023', HINT = '{"monsters": [{"id": 1, "archetype": "tank", "state": [64 floats]}]}';
+            USING ERRCODE = 'ML005', HINT = '{"monsters": [{"id": 1, "archetype": "tank", "state": [64 floats]}]}';
     END IF;
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
                WHERE jsonb_typeof(m) <> 'object' OR jsonb_typeof(m -> 'id') IS DISTINCT FROM 'number'
-                  OR jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array'
-                  OR jsonb_array_length(m -> 'state') <> 64
+                  OR jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array') THEN
+        RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
+            USING ERRCODE = 'ML005';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
+               WHERE jsonb_array_length(m -> 'state') <> 64
                   OR EXISTS (SELECT 1 FROM jsonb_array_elements(m -> 'state') AS s
                              WHERE jsonb_typeof(s) <> 'number')) THEN
-        RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
-            USING ERRCODE = '22023';
+        RAISE EXCEPTION 'each state must be exactly 64 numbers'
+            USING ERRCODE = 'ML004';
     END IF;
     SELECT array_agg((m ->> 'id')::integer ORDER BY ord),
            array_agg(m ->> 'archetype' ORDER BY ord),

@@ -3,9 +3,9 @@
 -- states is n x 64. Returns the job id; the answer arrives on channel ml_decisions and stays readable
 -- with ml.decision_result(job_id). Pack membership and each monster's signal vector are resolved here,
 -- at submit time, so the worker finds everything in the row.
--- Errors (nothing is written): 22023 empty, oversized or ragged request / wrong state size /
--- non-finite state / priority out of 1-10; 22P02 unknown archetype; 23505 duplicate monster;
--- P0002 unknown monster.
+-- Errors (nothing is written; codes as in docs/coordination.md): ML005 empty, oversized or ragged
+-- request; ML004 a state that is not 64 finite floats; ML002 priority outside 1-10; 22P02 unknown
+-- archetype; 23505 a monster twice; P0002 unknown monster.
 CREATE FUNCTION ml.request_pack_actions(
     monster_ids integer[],
     archetypes text[],
@@ -24,26 +24,26 @@ DECLARE
     job_id bigint;
 BEGIN
     IF n = 0 THEN
-        RAISE EXCEPTION 'request has no monsters' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'request has no monsters' USING ERRCODE = 'ML005';
     END IF;
     IF n > 1024 THEN
-        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = '22023';
+        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = 'ML005';
     END IF;
     IF priority IS NULL OR priority NOT BETWEEN 1 AND 10 THEN
-        RAISE EXCEPTION 'priority must be between 1 and 10, got %', priority USING ERRCODE = '22023';
+        RAISE EXCEPTION 'priority must be between 1 and 10, got %', priority USING ERRCODE = 'ML002';
     END IF;
     IF coalesce(cardinality(archetypes), 0) <> n THEN
         RAISE EXCEPTION 'request has % monster ids but % archetypes', n, coalesce(cardinality(archetypes), 0)
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'ML005';
     END IF;
     IF array_ndims(states) IS DISTINCT FROM 2 OR array_length(states, 1) <> n
        OR array_length(states, 2) <> 64 THEN
         RAISE EXCEPTION 'states must be % x 64 floats, got %', n, coalesce(array_dims(states), 'nothing')
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'ML004';
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(states) AS s(v)
                WHERE v IS NULL OR v = 'NaN'::real OR v IN ('Infinity'::real, '-Infinity'::real)) THEN
-        RAISE EXCEPTION 'states must be finite floats (found NaN, infinity or null)' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'states must be finite floats (found NaN, infinity or null)' USING ERRCODE = 'ML004';
     END IF;
     SELECT a INTO bad FROM unnest(archetypes) AS a
     WHERE a IS NULL OR a NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged') LIMIT 1;

@@ -1,0 +1,342 @@
+"""End-to-end decision latency and throughput, as a game server sees them.
+
+    python -m bench.decisions [--quick]
+
+In a fresh benchmark database with the production-size actor deployed (hidden 256, GRU) and a real
+`python -m worker`, a game-server client calls `ml.request_pack_actions` for a pack of 5 and waits
+on `ml_decisions`; with 1 and with 50 concurrent clients. In the same run, the floor: the same round
+trip through a queue whose worker only echoes. Then batched requests of 256 monsters (agent
+decisions per second), and the legacy gateway at 1,000 monsters per tick, 10 ticks per second
+(share answered within its 15 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from bench.common import bench_sql, fresh_database, summarize, table, url_as
+
+DB = "ragnarok_ml_bench"
+PACK = 5
+
+
+class Waiter:
+    """One LISTEN connection; futures resolved by job id as answers arrive."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.futures: dict[int, asyncio.Future[float]] = {}
+        self.early: dict[int, float] = {}
+        self.conn: asyncpg.Connection | None = None
+
+    async def start(self, url: str) -> None:
+        self.conn = await asyncpg.connect(url)
+        await self.conn.add_listener(self.channel, self._on_note)
+
+    def _on_note(self, _c: Any, _p: int, _ch: str, payload: str) -> None:
+        now = time.perf_counter()
+        job = int(json.loads(payload)["job_id"])
+        future = self.futures.pop(job, None)
+        if future is None:
+            self.early[job] = now  # answered before the client registered: keep the time
+        elif not future.done():
+            future.set_result(now)
+
+    def expect(self, job: int) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if job in self.early:
+            future.set_result(self.early.pop(job))
+        else:
+            self.futures[job] = future
+        return future
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+async def round_trips(
+    url: str,
+    channel: str,
+    submit: Callable[[asyncpg.Connection, int], Awaitable[int]],
+    clients: int,
+    per_client: int,
+) -> tuple[list[float], float]:
+    """Latencies (ms) of `clients` x `per_client` round trips, and the wall time of the run."""
+    waiter = Waiter(channel)
+    await waiter.start(url)
+    conns = [await asyncpg.connect(url) for _ in range(clients)]
+    latencies: list[float] = []
+
+    async def client(conn: asyncpg.Connection, index: int) -> None:
+        for i in range(per_client):
+            started = time.perf_counter()
+            job = await submit(conn, index * per_client + i)
+            answered = await asyncio.wait_for(waiter.expect(job), timeout=30)
+            latencies.append((answered - started) * 1e3)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(c, k) for k, c in enumerate(conns)))
+    wall = time.perf_counter() - began
+    for conn in conns:
+        await conn.close()
+    await waiter.close()
+    return latencies, wall
+
+
+async def echo_worker(url: str, stop: asyncio.Event) -> None:
+    """The floor's worker: wake on NOTIFY, claim, echo, answer + NOTIFY. Nothing else."""
+    conn = await asyncpg.connect(url)
+    listen = await asyncpg.connect(url)
+    wake = asyncio.Event()
+    await listen.add_listener("bench_echo_jobs", lambda *_: wake.set())
+    claim, answer = bench_sql("echo_claim"), bench_sql("echo_answer")
+    while not stop.is_set():
+        wake.clear()
+        rows = await conn.fetch(claim)
+        if rows:
+            await conn.fetch(answer, [r["id"] for r in rows], [r["payload"] for r in rows])
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=0.2)
+        except TimeoutError:
+            pass
+    await conn.close()
+    await listen.close()
+
+
+def pack_request(monster_ids: list[int], rng: np.random.Generator) -> str:
+    return json.dumps(
+        {
+            "monsters": [
+                {
+                    "id": m,
+                    "archetype": "aggressive",
+                    "state": rng.uniform(-1, 1, 64).round(4).tolist(),
+                }
+                for m in monster_ids
+            ]
+        }
+    )
+
+
+async def setup(admin_url: str, packs: int) -> None:
+    """Deploy a production-size actor and place `packs` packs of 5, each on its own map."""
+    import psycopg
+
+    from models.ctde_architectures import DecentralizedActor
+    from models.onnx_export import export_actor
+    from models.registry import register_actor_sync
+
+    actor = DecentralizedActor().eval()  # the seed's sizes: hidden 256 with a GRU
+    exported = export_actor(actor)
+    rng = np.random.default_rng(0)
+    with psycopg.connect(admin_url) as conn:
+        model = register_actor_sync(conn, exported, archetype="aggressive", version="bench")
+        conn.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (model,))
+        conn.execute(bench_sql("echo_setup").encode())
+    game = await asyncpg.connect(url_as(DB, "ml_user"))
+    monsters = [
+        {
+            "id": 1000 + 10 * p + k,
+            "mob_id": 1002,
+            "archetype": "aggressive",
+            "map_id": p,
+            "x": 100 + k,
+            "y": 100,
+            "hp_ratio": 1.0,
+            "leadership_score": 0.9 - 0.1 * k,
+            "state": rng.uniform(-1, 1, 64).round(4).tolist(),
+        }
+        for p in range(packs)
+        for k in range(PACK)
+    ]
+    for start in range(0, len(monsters), 1000):
+        await game.fetchval(
+            "SELECT ml.sync_monsters($1::jsonb)", json.dumps(monsters[start : start + 1000])
+        )
+    await game.close()
+
+
+async def legacy_ticks(
+    url: str, monsters: int, ticks: int, tick_s: float, gateways: int
+) -> dict[str, float]:
+    """The legacy gateway: per tick, one INSERT per monster, then its poll every 2 ms up to 15 ms."""
+    conns = [await asyncpg.connect(url) for _ in range(gateways)]
+    insert = (
+        "INSERT INTO ai_requests (monster_id, mob_id, archetype, state_vector, map_id, position_x, "
+        "position_y, hp_ratio, sp_ratio, status, priority) VALUES ($1, 1002, 'aggressive', $2, 1, "
+        "150, 200, 0.8, 0.5, 'pending', 5) RETURNING request_id"
+    )
+    poll = "SELECT action_id, confidence FROM ai_responses WHERE request_id = $1 LIMIT 1"
+    timeout_sql = "UPDATE ai_requests SET status = 'timeout' WHERE request_id = $1"
+    state = np.random.default_rng(1).uniform(-1, 1, 64).astype(np.float32).tolist()
+    answered, total, latencies = 0, 0, []
+
+    async def gateway(conn: asyncpg.Connection, ids: range) -> tuple[int, list[float]]:
+        got, lat = 0, []
+        for monster in ids:
+            started = time.perf_counter()
+            request = await conn.fetchval(insert, monster, state)
+            while True:
+                row = await conn.fetchrow(poll, request)
+                elapsed = (time.perf_counter() - started) * 1e3
+                if row is not None:
+                    got += elapsed <= 15.0
+                    lat.append(elapsed)
+                    break
+                if elapsed > 15.0:
+                    await conn.execute(timeout_sql, request)
+                    break
+                await asyncio.sleep(0.002)
+        return got, lat
+
+    share = max(monsters // gateways, 1)
+    for tick in range(ticks):
+        began = time.perf_counter()
+        results = await asyncio.gather(
+            *(
+                gateway(c, range(tick * monsters + g * share, tick * monsters + (g + 1) * share))
+                for g, c in enumerate(conns)
+            )
+        )
+        for got, lat in results:
+            answered += got
+            latencies += lat
+        total += share * gateways
+        await asyncio.sleep(max(0.0, tick_s - (time.perf_counter() - began)))
+    for conn in conns:
+        await conn.close()
+    stats = summarize(latencies)
+    return {"requests": float(total), "within_15ms": answered / total if total else 0.0, **stats}
+
+
+def start_worker(url: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, WORKER_DATABASE_URL=url)
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "--no-training", "--log-level", "WARNING"], env=env
+    )
+
+
+async def run(quick: bool) -> None:
+    admin = fresh_database(DB)
+    game, worker_url = url_as(DB, "ml_user"), url_as(DB, "ml_worker")
+    packs = 50
+    await setup(admin, packs)
+    rng = np.random.default_rng(2)
+    requests = [pack_request([1000 + 10 * p + k for k in range(PACK)], rng) for p in range(packs)]
+    big = [
+        json.dumps(
+            {
+                "monsters": [
+                    {
+                        "id": 1000 + 10 * (m // PACK) + m % PACK,
+                        "archetype": "aggressive",
+                        "state": rng.uniform(-1, 1, 64).round(4).tolist(),
+                    }
+                    for m in range(250)
+                ]
+            }
+        )
+    ]
+
+    async def submit_pack(conn: asyncpg.Connection, i: int) -> int:
+        return int(
+            await conn.fetchval("SELECT ml.request_pack_actions($1::jsonb)", requests[i % packs])
+        )
+
+    async def submit_batch(conn: asyncpg.Connection, i: int) -> int:
+        return int(await conn.fetchval("SELECT ml.request_pack_actions($1::jsonb)", big[0]))
+
+    echo_payload = json.dumps({"monsters": [{"id": k, "action": 3} for k in range(PACK)]})
+
+    async def submit_echo(conn: asyncpg.Connection, i: int) -> int:
+        return int(await conn.fetchval(bench_sql("echo_submit"), echo_payload))
+
+    n1, n50 = (300, 40) if quick else (2000, 200)
+    rows: list[dict[str, object]] = []
+    stop = asyncio.Event()
+    echo = asyncio.create_task(echo_worker(url_as(DB, "ml_worker"), stop))
+    floor1, _ = await round_trips(game, "bench_echo_done", submit_echo, 1, n1)
+    floor50, floor50_wall = await round_trips(game, "bench_echo_done", submit_echo, 50, n50)
+    stop.set()
+    await echo
+    worker = start_worker(worker_url)
+    try:
+        await round_trips(game, "ml_decisions", submit_pack, 1, 50)  # warm-up: sessions, plans
+        for name, clients, per, submit, floor, monsters_per_job in (
+            ("pack of 5, 1 client", 1, n1, submit_pack, floor1, PACK),
+            ("pack of 5, 50 clients", 50, n50, submit_pack, floor50, PACK),
+            ("batch of 250, 8 clients", 8, max(n50 // 4, 10), submit_batch, None, 250),
+        ):
+            latencies, wall = await round_trips(game, "ml_decisions", submit, clients, per)
+            stats = summarize(latencies)
+            jobs_per_s = len(latencies) / wall
+            rows.append(
+                {
+                    "scenario": name,
+                    "n": int(stats["n"]),
+                    "p50 ms": stats["p50"],
+                    "p99 ms": stats["p99"],
+                    "max ms": stats["max"],
+                    "jobs/s": jobs_per_s,
+                    "decisions/s": jobs_per_s * monsters_per_job,
+                    "p50 / floor": stats["p50"] / summarize(floor)["p50"] if floor else "",
+                }
+            )
+        for name, floor, wall in (
+            ("floor: echo worker, 1 client", floor1, None),
+            ("floor: echo worker, 50 clients", floor50, floor50_wall),
+        ):
+            stats = summarize(floor)
+            rows.append(
+                {
+                    "scenario": name,
+                    "n": int(stats["n"]),
+                    "p50 ms": stats["p50"],
+                    "p99 ms": stats["p99"],
+                    "max ms": stats["max"],
+                    "jobs/s": (len(floor) / wall) if wall else "",
+                    "decisions/s": "",
+                    "p50 / floor": 1.0,
+                }
+            )
+        legacy = await legacy_ticks(game, 1000, 5 if quick else 10, 0.1, gateways=16)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    print(
+        table(
+            rows,
+            ["scenario", "n", "p50 ms", "p99 ms", "max ms", "jobs/s", "decisions/s", "p50 / floor"],
+        )
+    )
+    print(
+        f"\nlegacy gateway, 1,000 monsters per tick at 10 ticks/s: {legacy['requests']:.0f} requests, "
+        f"{100 * legacy['within_15ms']:.2f} % answered within 15 ms "
+        f"(p50 {legacy['p50']:.2f} ms, p99 {legacy['p99']:.2f} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer round trips (a smoke run)")
+    asyncio.run(run(parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
