@@ -131,7 +131,7 @@ def build_result(
     scored = coordination.coordination_score(
         monster_ids=job.monster_ids,
         pack_leader_ids=job.pack_leader_ids,
-        signalled=[bool(x) for x in parsed.signals.any(axis=1)],  # has_signal, vectorized
+        signalled=list(map(bool, np.any(parsed.signals, axis=1).tolist())),  # has_signal
         actions=[int(a) for a in actions],
         threshold=threshold,
     )
