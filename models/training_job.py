@@ -73,15 +73,21 @@ def parse_job_config(raw: dict[str, Any]) -> tuple[Config, TrainingSettings]:
 
 def agreement_inputs(trainer: CTDETrainer, rows: int = 4096) -> dict[str, np.ndarray]:
     """Real observations from the simulator for the FP16/INT8 agreement check: random inputs say
-    little about how often the reduced files pick the same action on states that occur."""
-    rollout, _, _ = trainer.collect_rollout()
-    acting = rollout.agent_mask
-    feeds = {
-        "state": rollout.local_obs[acting][:rows].astype(np.float32),
-        "signals": rollout.signals[acting][:rows].astype(np.float32),
-    }
-    if trainer.actor.use_gru:
-        feeds["hidden"] = rollout.hidden_in[acting][:rows].astype(np.float32)
+    little about how often the reduced files pick the same action on states that occur. Rollouts
+    are collected until there are `rows` acting agents (a 1-in-100 disagreement needs thousands of
+    rows to be measured, not guessed)."""
+    parts: dict[str, list[np.ndarray]] = {"state": [], "signals": [], "hidden": []}
+    have = 0
+    while have < rows:
+        rollout, _, _ = trainer.collect_rollout()
+        acting = rollout.agent_mask
+        parts["state"].append(rollout.local_obs[acting])
+        parts["signals"].append(rollout.signals[acting])
+        parts["hidden"].append(rollout.hidden_in[acting])
+        have += int(acting.sum())
+    feeds = {k: np.concatenate(v)[:rows].astype(np.float32) for k, v in parts.items()}
+    if not trainer.actor.use_gru:
+        del feeds["hidden"]
     return feeds
 
 

@@ -13,9 +13,12 @@ branch_labels = None
 depends_on = None
 
 #: Object files under sql/, in the order they are created (dropped in reverse).
-OBJECTS: list[str] = []
+OBJECTS: list[str] = [
+    "tables/ml_pack_episodes_team_rewards.sql",
+    "functions/record_pack_episode.sql",
+]
 #: Modules under plpython/ installed into ml.plpython_modules.
-PLPYTHON_MODULES: list[str] = []
+PLPYTHON_MODULES: list[str] = ["pack_episode"]
 
 
 def upgrade() -> None:

@@ -1,0 +1,304 @@
+"""Typed CTDE configuration, loaded from `config/ctde_config.yaml` (the seed's keys).
+
+Every section is a frozen dataclass with a docstring per field. The loader is strict: a key the
+dataclass does not declare, or a value of the wrong type, is a `ConfigError` that names the dotted
+key (`ctde.critic.hidden_dims`), never silently ignored. A key left out takes the default written
+here, which is the seed's value.
+
+The sections `pack_formation` and `signals` configure what runs inside the database; the migrations
+read them through this loader too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "ctde_config.yaml"
+
+
+class ConfigError(ValueError):
+    """The YAML does not fit the typed config; the message names the dotted key."""
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """The centralized critic (training only)."""
+
+    hidden_dims: list[int] = field(default_factory=lambda: [512, 512, 256])
+    """Widths: the per-agent encoder (first) and the value MLP after pooling (the rest)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate of the critic."""
+    use_attention: bool = True
+    """Multi-head self-attention over the pack's agents before pooling."""
+    dropout: float = 0.2
+    """Dropout after each hidden layer of the value MLP and inside the attention."""
+    n_heads: int = 4
+    """Attention heads; must divide hidden_dims[0]."""
+
+
+@dataclass(frozen=True)
+class ActorConfig:
+    """The decentralized actor (the network that is exported to ONNX and served)."""
+
+    hidden_dim: int = 256
+    """Width of the state encoder and of the GRU state."""
+    learning_rate: float = 1e-4
+    """Adam learning rate of the actor."""
+    use_gru: bool = True
+    """A GRU carries each monster's memory from one decision to the next."""
+    dropout: float = 0.1
+    """Dropout in the state encoder and the decision MLP (training only)."""
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How a deployed actor is used."""
+
+    use_signals: bool = True
+    """Feed each monster's 32-float signal vector; false feeds zeros (solo behaviour)."""
+    coordination_threshold: float = 0.7
+    """Coordination score at or above which a pack's decision counts as coordinated."""
+
+
+@dataclass(frozen=True)
+class CTDEConfig:
+    """The `ctde` section: dimensions, networks, MAPPO hyper-parameters, inference."""
+
+    min_pack_size: int = 2
+    """Smallest pack trained and served as a pack."""
+    max_pack_size: int = 5
+    """Largest pack; the critic's number of agent slots."""
+    state_dim: int = 64
+    """Floats in one monster's state vector."""
+    signal_dim: int = 32
+    """Floats in one monster's signal vector."""
+    action_dim: int = 7
+    """Pack actions: HELP_ALLY GROUP_UP SPLIT FOCUS_FIRE PROTECT_WEAK FLANK_LEFT FLANK_RIGHT."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    """The centralized critic."""
+    actor: ActorConfig = field(default_factory=ActorConfig)
+    """The decentralized actor."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (bias/variance trade-off of the advantages)."""
+    team_reward_weight: float = 0.7
+    """Agent reward = w * team reward + (1 - w) * individual reward."""
+    clip_epsilon: float = 0.2
+    """PPO ratio clip."""
+    entropy_coef: float = 0.01
+    """Entropy bonus weight."""
+    value_loss_coef: float = 0.5
+    """Critic loss weight."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip."""
+    n_epochs: int = 4
+    """PPO epochs per batch of episodes."""
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    """How a deployed actor is used."""
+
+
+@dataclass(frozen=True)
+class PackFormationConfig:
+    """Pack formation by proximity, in the database."""
+
+    radius: int = 10
+    """Cells: monsters on one map within this distance form a pack."""
+    min_size: int = 2
+    """Fewest members of a pack."""
+    max_size: int = 5
+    """Most members of a pack."""
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    """Signals between monsters, in the database."""
+
+    signal_range: int = 15
+    """Cells: a broadcast without explicit recipients reaches every monster this close."""
+    default_ttl_seconds: int = 5
+    """Time to live of a signal whose type has no entry in ttl_seconds."""
+    ttl_seconds: dict[str, int] = field(default_factory=dict)
+    """Time to live per signal type."""
+
+
+@dataclass(frozen=True)
+class AdvancedConfig:
+    """The seed's "Advanced Topics"."""
+
+    curriculum_learning: bool = False
+    """Train on growing pack sizes, start_pack_size up to end_pack_size."""
+    start_pack_size: int = 2
+    """First pack size of the curriculum."""
+    end_pack_size: int = 5
+    """Last pack size of the curriculum."""
+    size_increase_interval: int = 1000
+    """Iterations between two pack-size steps of the curriculum."""
+    multi_task_learning: bool = False
+    """Train on several objectives at once."""
+    tasks: list[str] = field(default_factory=list)
+    """Objectives of multi-task learning."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file: one attribute per top-level section."""
+
+    ctde: CTDEConfig = field(default_factory=CTDEConfig)
+    """CTDE networks and training."""
+    pack_formation: PackFormationConfig = field(default_factory=PackFormationConfig)
+    """Pack formation in the database."""
+    signals: SignalsConfig = field(default_factory=SignalsConfig)
+    """Signals in the database."""
+    advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
+    """Curriculum and multi-task options."""
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+
+T = TypeVar("T")
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp)
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """`value` as type `tp`, or ConfigError naming `key`. bool is never an int, int is a float."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _build(tp, value, key)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of {_type_name(item_tp)}, got {value!r}")
+        return [_convert(item, item_tp, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        key_tp, item_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {
+            _convert(k, key_tp, f"{key} (key)"): _convert(v, item_tp, f"{key}.{k}")
+            for k, v in value.items()
+        }
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(
+        f"{key}: the config loader has no rule for type {tp!r}"
+    )  # a bug here, not in YAML
+
+
+def _build(cls: type[T], mapping: Any, prefix: str) -> T:
+    """Dataclass `cls` from `mapping`: an unknown key is an error, a missing key its default."""
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{prefix or 'top level'}: expected a mapping, got {mapping!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in mapping if k not in names)
+    if unknown:
+        where = ", ".join(f"{prefix}.{k}" if prefix else k for k in unknown)
+        raise ConfigError(f"unknown config key {where} (known here: {', '.join(sorted(names))})")
+    kwargs = {
+        name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name)
+        for name, value in mapping.items()
+    }
+    return cls(**kwargs)
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _check_ranges(cfg: Config) -> None:
+    c = cfg.ctde
+    _require(
+        2 <= c.min_pack_size <= c.max_pack_size <= 5,
+        "ctde.min_pack_size/max_pack_size",
+        f"need 2 <= min ({c.min_pack_size}) <= max ({c.max_pack_size}) <= 5",
+    )
+    for name in ("state_dim", "signal_dim", "action_dim"):
+        _require(getattr(c, name) > 0, f"ctde.{name}", "must be positive")
+    _require(
+        len(c.critic.hidden_dims) >= 2 and all(d > 0 for d in c.critic.hidden_dims),
+        "ctde.critic.hidden_dims",
+        f"need at least two positive widths, got {c.critic.hidden_dims}",
+    )
+    _require(
+        c.critic.n_heads > 0 and c.critic.hidden_dims[0] % c.critic.n_heads == 0,
+        "ctde.critic.n_heads",
+        f"{c.critic.n_heads} heads must divide hidden_dims[0] = {c.critic.hidden_dims[0]}",
+    )
+    _require(c.actor.hidden_dim > 0, "ctde.actor.hidden_dim", "must be positive")
+    for key, value in (
+        ("ctde.critic.dropout", c.critic.dropout),
+        ("ctde.actor.dropout", c.actor.dropout),
+    ):
+        _require(0.0 <= value < 1.0, key, f"must be in [0, 1), got {value}")
+    for key, value in (
+        ("ctde.gamma", c.gamma),
+        ("ctde.gae_lambda", c.gae_lambda),
+        ("ctde.team_reward_weight", c.team_reward_weight),
+        ("ctde.inference.coordination_threshold", c.inference.coordination_threshold),
+    ):
+        _require(0.0 <= value <= 1.0, key, f"must be in [0, 1], got {value}")
+    p = cfg.pack_formation
+    _require(
+        2 <= p.min_size <= p.max_size <= 5,
+        "pack_formation.min_size/max_size",
+        f"need 2 <= min ({p.min_size}) <= max ({p.max_size}) <= 5",
+    )
+    _require(p.radius > 0, "pack_formation.radius", "must be positive")
+    _require(cfg.signals.default_ttl_seconds > 0, "signals.default_ttl_seconds", "must be positive")
+    for name, ttl in cfg.signals.ttl_seconds.items():
+        _require(ttl > 0, f"signals.ttl_seconds.{name}", "must be positive")
+
+
+def config_from_dict(raw: Any) -> Config:
+    """Typed config from an already parsed mapping (the YAML's top level)."""
+    return _build(Config, raw, "")
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> Config:
+    """Typed config from a YAML file; ConfigError (with the file name) when it does not fit."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def default_config() -> Config:
+    """The seed's defaults, without reading any file."""
+    return Config()
+
+
+def build_dataclass(cls: type[T], mapping: Any, prefix: str) -> T:
+    """Any config dataclass from a mapping, as strictly as the YAML (the training job's own
+    `training` section uses it): unknown or mistyped keys are ConfigError naming `prefix.key`."""
+    return _build(cls, mapping, prefix)
