@@ -56,17 +56,22 @@ BEGIN
         RAISE EXCEPTION 'a monster appears twice in one request' USING ERRCODE = '23505';
     END IF;
 
-    -- Pack membership (raises P0002 for a monster the game server never synced) and signals.
-    SELECT array_agg(p.pack_leader_id ORDER BY m.ord)
-    INTO leaders
+    -- Pack membership, grouped once for the whole request (raises P0002 for a monster the game
+    -- server never synced), and each monster's signal vector. A pack of equals (no leader) is
+    -- keyed by its lowest id, as the seed's grouping keys it; a solo monster gets null.
+    WITH groups AS (
+        SELECT coalesce(g.pack_leader_id,
+                        CASE WHEN cardinality(g.monster_ids) > 1
+                             THEN (SELECT min(x) FROM unnest(g.monster_ids) AS x) END) AS pack_key,
+               g.monster_ids AS members
+        FROM ml.detect_pack_formation(monster_ids) AS g
+    ), keyed AS (
+        SELECT k.pack_key, u.id FROM groups AS k, unnest(k.members) AS u(id)
+    )
+    SELECT array_agg(k.pack_key ORDER BY m.ord), array_agg(ml.signal_vector(m.id) ORDER BY m.ord)
+    INTO leaders, signal_rows
     FROM unnest(monster_ids) WITH ORDINALITY AS m(id, ord)
-    LEFT JOIN LATERAL (
-        SELECT f.pack_leader_id FROM ml.detect_pack_formation(monster_ids) AS f
-        WHERE m.id = ANY (f.monster_ids)
-    ) AS p ON true;
-    SELECT array_agg(ml.signal_vector(m.id) ORDER BY m.ord)
-    INTO signal_rows
-    FROM unnest(monster_ids) WITH ORDINALITY AS m(id, ord);
+    LEFT JOIN keyed AS k ON k.id = m.id;
 
     INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states, signals, pack_leader_ids)
     VALUES ('pack', priority, monster_ids, archetypes, states, signal_rows, leaders)
