@@ -1,7 +1,8 @@
 """The 32-float signal vector: how a monster's live signals reach its actor.
 
-One module encodes in the database (`ml.signal_vector`) and in training (the simulator), so an actor
-sees in production exactly what it saw in training. Standard library only: it runs inside PostgreSQL.
+One module encodes in the database (`ml.signal_vector`) and in training (the simulator), so an
+actor sees in production exactly what it saw in training. Standard library only: it runs inside
+PostgreSQL.
 
 Layout (see docs/signal_encoding.md for the full table):
 
@@ -14,6 +15,9 @@ Layout (see docs/signal_encoding.md for the full table):
 Each signal sets its dimension to its priority weight, (11 - priority) / 10, so priority 1 (highest)
 weighs 1.0 and priority 10 weighs 0.1. Several signals on one dimension keep the strongest (max), so
 the vector stays in [0, 1] however many signals arrive.
+
+Errors are `SignalError` subclasses, each with the SQLSTATE the database raises it under
+(docs/coordination.md lists them), so a bad signal fails the same way in SQL and in Python.
 """
 
 from __future__ import annotations
@@ -45,36 +49,106 @@ OTHER_DIRECTIVE_DIM = 31
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 10
 
+#: Priority of each signal type when its sender does not give one (`ml.send_*_signal`, and the
+#: simulator): what an actor sees in production is what it saw in training.
+DEFAULT_PRIORITIES = {
+    "retreat": 1,
+    "attack_target": 2,
+    "help_request": 3,
+    "formation_command": 4,
+    "directive": 5,
+}
+
+#: How a JSON document spells the floats JSON cannot carry (PostgreSQL writes NaN as "NaN").
+NON_FINITE_SPELLINGS = frozenset({"NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"})
+
 
 class SignalError(ValueError):
     """A signal that cannot be encoded; the message says which field and why."""
+
+    sqlstate = "ML005"
+
+
+class UnknownSignalTypeError(SignalError):
+    """The signal type is none of SIGNAL_TYPES (nor an alias)."""
+
+    sqlstate = "ML001"
+
+
+class SignalPriorityError(SignalError):
+    """Priority is not an integer in 1-10."""
+
+    sqlstate = "ML002"
+
+
+class SignalValueError(SignalError):
+    """A number (threat, urgency, hp_ratio) is NaN, infinite or outside [0, 1]."""
+
+    sqlstate = "ML003"
+
+
+class SignalContentError(SignalError):
+    """The content is not a JSON object, or a field is missing or of the wrong JSON type."""
+
+    sqlstate = "ML005"
+
+
+class UnknownFormationError(SignalError):
+    """formation_type is none of FORMATIONS."""
+
+    sqlstate = "ML007"
 
 
 def canonical_type(signal_type: str) -> str:
     name = SIGNAL_TYPE_ALIASES.get(signal_type, signal_type)
     if name not in SIGNAL_TYPES:
         known = ", ".join(SIGNAL_TYPES)
-        raise SignalError(f"unknown signal type {signal_type!r} (known: {known})")
+        raise UnknownSignalTypeError(f"unknown signal type {signal_type!r} (known: {known})")
     return name
 
 
 def priority_weight(priority: int) -> float:
     if isinstance(priority, bool) or not isinstance(priority, int):
-        raise SignalError(f"priority must be an integer, got {priority!r}")
+        raise SignalPriorityError(f"priority must be an integer between 1 and 10, got {priority!r}")
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-        raise SignalError(f"priority must be between 1 and 10, got {priority}")
+        raise SignalPriorityError(f"priority must be between 1 and 10, got {priority}")
     return (11 - priority) / 10.0
 
 
 def unit_interval(content: Mapping[str, Any], key: str) -> float:
     """A content field that must be a finite number in [0, 1] (threat, urgency, hp_ratio)."""
     value = content.get(key)
+    if isinstance(value, str) and value in NON_FINITE_SPELLINGS:
+        raise SignalValueError(f"{key} must be a number in [0, 1], got {value}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SignalError(f"{key} must be a number in [0, 1], got {value!r}")
+        raise SignalContentError(f"{key} must be a number in [0, 1], got {value!r}")
     number = float(value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
-        raise SignalError(f"{key} must be a number in [0, 1], got {value!r}")
+        raise SignalValueError(f"{key} must be a number in [0, 1], got {value!r}")
     return number
+
+
+def _json_kind(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"
+
+
+def _cell(value: Any, name: str) -> None:
+    """An [x, y] pair of integer cells (rally_point, position, formation positions)."""
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
+        raise SignalContentError(f"{name} must be an [x, y] pair of integers, got {value!r}")
 
 
 def _slot(fraction: float) -> int:
@@ -90,8 +164,10 @@ def signal_dimension(signal_type: str, content: Mapping[str, Any]) -> int:
         return SUPPORT_BASE + _slot(unit_interval(content, "urgency"))
     if kind == "formation_command":
         formation = content.get("formation_type")
+        if not isinstance(formation, str):
+            raise SignalContentError(f"formation_type must be a string, got {formation!r}")
         if formation not in FORMATIONS:
-            raise SignalError(
+            raise UnknownFormationError(
                 f"formation_type must be one of {', '.join(FORMATIONS)}, got {formation!r}"
             )
         return FORMATION_BASE + FORMATIONS.index(formation)
@@ -101,17 +177,37 @@ def signal_dimension(signal_type: str, content: Mapping[str, Any]) -> int:
     if directive in DIRECTIVES:
         return DIRECTIVE_BASE + DIRECTIVES.index(directive)
     if not isinstance(directive, str) or not directive:
-        raise SignalError(f"directive must be a non-empty string, got {directive!r}")
+        raise SignalContentError(f"directive must be a non-empty string, got {directive!r}")
     return OTHER_DIRECTIVE_DIM
 
 
 def validate_signal(signal_type: str, content: Mapping[str, Any], priority: int) -> str:
-    """Check a signal before it is stored; returns its canonical type or raises SignalError."""
+    """Check a signal before it is stored; returns its canonical type or raises SignalError.
+
+    Besides what the encoding reads, the optional fields the senders write are checked when present:
+    hp_ratio in [0, 1]; rally_point, position and each formation position an [x, y] cell pair.
+    """
+    kind = canonical_type(signal_type)
     if not isinstance(content, Mapping):
-        raise SignalError(f"signal content must be a JSON object, got {type(content).__name__}")
+        raise SignalContentError(f"signal content must be a JSON object, got {_json_kind(content)}")
     priority_weight(priority)
-    signal_dimension(signal_type, content)
-    return canonical_type(signal_type)
+    signal_dimension(kind, content)
+    if "hp_ratio" in content:
+        unit_interval(content, "hp_ratio")
+    for key in ("rally_point", "position"):
+        if key in content:
+            _cell(content[key], key)
+    positions = content.get("positions")
+    if positions is not None:
+        if not isinstance(positions, Mapping):
+            raise SignalContentError(
+                f"positions must be an object of monster id -> [x, y], got {positions!r}"
+            )
+        for monster_id, cell in positions.items():
+            if not str(monster_id).isdigit():
+                raise SignalContentError(f"positions keys must be monster ids, got {monster_id!r}")
+            _cell(cell, f"positions[{monster_id}]")
+    return kind
 
 
 def encode_signals(signals: Iterable[Mapping[str, Any]]) -> list[float]:
@@ -126,7 +222,7 @@ def encode_signals(signals: Iterable[Mapping[str, Any]]) -> list[float]:
 
 
 def describe_vector(vector: Iterable[float]) -> list[str]:
-    """Human-readable names of a vector's non-zero dimensions (diagnostics, the seed's visualizer)."""
+    """Readable names of a vector's non-zero dimensions (diagnostics, the seed's visualizer)."""
     names = (
         [f"target_slot_{i}" for i in range(SLOTS_PER_GROUP)]
         + [f"formation_{name}" for name in FORMATIONS]
