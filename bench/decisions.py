@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -109,10 +110,8 @@ async def echo_worker(url: str, stop: asyncio.Event) -> None:
         if rows:
             await conn.fetch(answer, [r["id"] for r in rows], [r["payload"] for r in rows])
             continue
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=0.2)
-        except TimeoutError:
-            pass
     await conn.close()
     await listen.close()
 
@@ -173,7 +172,7 @@ async def setup(admin_url: str, packs: int) -> None:
 async def legacy_ticks(
     url: str, monsters: int, ticks: int, tick_s: float, gateways: int
 ) -> dict[str, float]:
-    """The legacy gateway: per tick, one INSERT per monster, then its poll every 2 ms up to 15 ms."""
+    """The legacy gateway: per tick one INSERT per monster, then its poll every 2 ms up to 15 ms."""
     conns = [await asyncpg.connect(url) for _ in range(gateways)]
     insert = (
         "INSERT INTO ai_requests (monster_id, mob_id, archetype, state_vector, map_id, position_x, "
@@ -296,10 +295,11 @@ async def run(quick: bool) -> None:
                     "p50 / floor": stats["p50"] / summarize(floor)["p50"] if floor else "",
                 }
             )
-        for name, floor, wall in (
+        floors: list[tuple[str, list[float], float | None]] = [
             ("floor: echo worker, 1 client", floor1, None),
             ("floor: echo worker, 50 clients", floor50, floor50_wall),
-        ):
+        ]
+        for name, floor, floor_wall in floors:
             stats = summarize(floor)
             rows.append(
                 {
@@ -308,7 +308,7 @@ async def run(quick: bool) -> None:
                     "p50 ms": stats["p50"],
                     "p99 ms": stats["p99"],
                     "max ms": stats["max"],
-                    "jobs/s": (len(floor) / wall) if wall else "",
+                    "jobs/s": (len(floor) / floor_wall) if floor_wall else "",
                     "decisions/s": "",
                     "p50 / floor": 1.0,
                 }
@@ -324,7 +324,8 @@ async def run(quick: bool) -> None:
         )
     )
     print(
-        f"\nlegacy gateway, 1,000 monsters per tick at 10 ticks/s: {legacy['requests']:.0f} requests, "
+        "\nlegacy gateway, 1,000 monsters per tick at 10 ticks/s: "
+        f"{legacy['requests']:.0f} requests, "
         f"{100 * legacy['within_15ms']:.2f} % answered within 15 ms "
         f"(p50 {legacy['p50']:.2f} ms, p99 {legacy['p99']:.2f} ms)"
     )

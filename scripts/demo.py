@@ -265,15 +265,18 @@ PSQL_COOKBOOK = [
     ),
     (
         "Deployed models",
-        "SELECT archetype, version, deployed_at, metrics->'training'->'eval_win_rate' AS win FROM ml.deployed_models;",
+        "SELECT archetype, version, deployed_at, "
+        "metrics->'training'->'eval_win_rate' AS win FROM ml.deployed_models;",
     ),
     (
         "Training jobs",
-        "SELECT id, status, round(progress::numeric, 2) AS progress, error FROM ml_training_jobs ORDER BY id DESC LIMIT 5;",
+        "SELECT id, status, round(progress::numeric, 2) AS progress, error "
+        "FROM ml_training_jobs ORDER BY id DESC LIMIT 5;",
     ),
     (
         "Recorded fights",
-        "SELECT outcome, count(*), round(avg(team_reward)::numeric, 2) FROM ml_pack_episodes GROUP BY outcome;",
+        "SELECT outcome, count(*), round(avg(team_reward)::numeric, 2) "
+        "FROM ml_pack_episodes GROUP BY outcome;",
     ),
 ]
 

@@ -6,8 +6,8 @@ SQL contract, exactly as a C++ server would make it:
 
     each 100 ms tick:  ml.sync_monsters(jsonb)            state of every monster
                        ml.send_*_signal(...)              leaders signal their packs
-                       ml.request_pack_actions(jsonb)     one request per pack, answer on ml_decisions
-                       INSERT INTO ai_requests ...        some fights use the legacy gateway protocol
+                       ml.request_pack_actions(jsonb)     one per pack; answer on ml_decisions
+                       INSERT INTO ai_requests ...        some fights: the legacy gateway protocol
                        (no answer by the deadline: the traditional AI acts, and the miss is counted)
     fight over:        ml.record_pack_episode(...)        the episode, for offline training
                        ml.despawn_monster(id)             the pack leaves the map
@@ -139,8 +139,8 @@ class GameServer:
                     "mob_id": 1000 + int(world.mon.cls[e, n]),
                     "archetype": R.ARCHETYPES[int(world.mon.cls[e, n])],
                     "map_id": self.map_base + int(e),
-                    "x": int(round(pos[0])) + 50,
-                    "y": int(round(pos[1])) + 50,
+                    "x": round(pos[0]) + 50,
+                    "y": round(pos[1]) + 50,
                     "hp_ratio": round(float(world.mon.hp[e, n] / world.mon.max_hp[e, n]), 4),
                     # The game's leader is the database's leader: the highest leadership score.
                     "leadership_score": 0.9 if leader[e] == n else round(0.5 - 0.05 * n, 2),

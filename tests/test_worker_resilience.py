@@ -156,8 +156,8 @@ def test_worker_recovers_from_a_database_restart(
                         "SELECT count(*) FROM ml.inference_jobs "
                         "WHERE id = ANY(%s) AND status = 'done'",
                         (after,),
-                    ).fetchone()[0]
-                    == len(after)
+                    ).fetchone()
+                    == (len(after),)
                 ),
                 timeout_s=60,
             )
