@@ -1,0 +1,123 @@
+"""The MAPPO trainer: exact resume, checkpoints and logs, early stopping, offline training from
+episodes stored in the database, and the seed's API. Tiny sizes: the mechanics, not the learning
+(bench/learning.py measures that)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+import pytest
+import torch
+
+from models.config import config_from_dict
+from models.ctde_trainer import CTDETrainer, episode_tensors
+from models.pack_episode_buffer import PackEpisodeBuffer
+from models.training_settings import TrainingSettings
+from tests.ctde_helpers import make_episode
+
+CONFIG = {
+    "ctde": {
+        "actor": {"hidden_dim": 16, "dropout": 0.0},
+        "critic": {"hidden_dims": [32, 32], "dropout": 0.0},
+        "n_epochs": 2,
+    },
+    "advanced": {"curriculum_learning": True, "size_increase_interval": 2},
+}
+
+
+def tiny(**overrides: object) -> TrainingSettings:
+    values: dict[str, object] = {
+        "n_envs": 4,
+        "rollout_length": 8,
+        "total_updates": 4,
+        "eval_every": 0,
+        "eval_episodes": 8,
+        "checkpoint_every": 1,
+        "chunk_length": 4,
+    }
+    values.update(overrides)
+    return TrainingSettings(**values)  # type: ignore[arg-type]
+
+
+def trainer(**overrides: object) -> CTDETrainer:
+    return CTDETrainer(config_from_dict(CONFIG), settings=tiny(**overrides))
+
+
+def weights(t: CTDETrainer) -> list[np.ndarray]:
+    return [p.detach().numpy().copy() for p in t.actor.parameters()] + [
+        p.detach().numpy().copy() for p in t.critic.parameters()
+    ]
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
+    straight = trainer()
+    straight.train()
+    first = trainer(total_updates=2)
+    first.train(checkpoint_dir=tmp_path)
+    resumed = trainer()  # a new process would do this: same config, same directory
+    resumed.train(checkpoint_dir=tmp_path)
+    assert resumed.training_step == straight.training_step == 4
+    assert resumed.env_steps == straight.env_steps
+    for a, b in zip(weights(straight), weights(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoints_logs_and_best_model_are_written(tmp_path: Path) -> None:
+    t = trainer(eval_every=2)
+    history = t.train(checkpoint_dir=tmp_path)
+    assert (tmp_path / "latest.pt").exists()
+    assert (tmp_path / "best.pt").exists()
+    lines = (tmp_path / "training_progress.csv").read_text().splitlines()
+    assert len(lines) == 1 + 4
+    assert "actor_loss" in lines[0]
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(history.evaluations) == 2
+    assert t.pack_size_now() == (2, 4)  # curriculum: one more member every 2 updates
+    stats = t.get_training_statistics()
+    assert stats["training_step"] == 4
+    assert np.isfinite(stats["avg_actor_loss"])
+
+
+def test_early_stopping_after_patience_without_improvement(tmp_path: Path) -> None:
+    t = trainer(total_updates=50, eval_every=1, early_stopping_patience=2)
+    t.best_win_rate = 2.0  # nothing can beat it: every evaluation is "no improvement"
+    t.train(checkpoint_dir=tmp_path)
+    assert t.training_step == 2
+
+
+def test_checkpoint_with_other_dims_is_refused_naming_both(tmp_path: Path) -> None:
+    trainer().save_checkpoint(str(tmp_path / "c.pt"))
+    wider = CTDETrainer(
+        config_from_dict({**CONFIG, "ctde": {**CONFIG["ctde"], "actor": {"hidden_dim": 24}}}),
+        settings=tiny(),
+    )
+    with pytest.raises(ValueError, match="actor_hidden_dim: checkpoint has 16, config has 24"):
+        wider.load_checkpoint(tmp_path / "c.pt")
+
+
+def test_train_episode_and_train_on_buffer_from_stored_episodes(db_url: str) -> None:
+    async def load() -> PackEpisodeBuffer:
+        pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
+        try:
+            buffer = PackEpisodeBuffer(max_episodes=10, db_pool=pool)
+            for k in range(3):
+                episode = make_episode(pack_id=500 + k, n_agents=2 + k, steps=6, seed=k)
+                await buffer.save_episode(episode)
+            fresh = PackEpisodeBuffer(max_episodes=10, db_pool=pool)
+            assert await fresh.load_from_database(limit=10) == 3
+            return fresh
+        finally:
+            await pool.close()
+
+    buffer = asyncio.run(load())
+    t = trainer()
+    before = weights(t)
+    stats = t.train_episode(episode_tensors(buffer.get_batch(1)[0]))
+    assert set(stats) >= {"actor_loss", "critic_loss", "entropy"}
+    history = asyncio.run(t.train_on_buffer(buffer, n_iterations=2, episodes_per_iteration=2))
+    assert len(history["actor_loss"]) == 4
+    assert any(not np.array_equal(a, b) for a, b in zip(before, weights(t), strict=True))
+    assert torch.isfinite(next(t.actor.parameters())).all()
