@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -18,7 +19,7 @@ from models.pack_episode_buffer import PackEpisodeBuffer
 from models.training_settings import TrainingSettings
 from tests.ctde_helpers import make_episode
 
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "ctde": {
         "actor": {"hidden_dim": 16, "dropout": 0.0},
         "critic": {"hidden_dims": [32, 32], "dropout": 0.0},
