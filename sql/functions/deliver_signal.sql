@@ -1,0 +1,97 @@
+-- drop: DROP FUNCTION IF EXISTS ml.deliver_signal(integer, text, jsonb, integer[], integer);
+-- The one path every signal takes: validate, pick the receivers, write one SIGNALS edge per
+-- receiver {signal_type, content, priority, sent_at, expires_at}, log it in ml_coordination_logs.
+-- Receivers: pack_monsters (the sender left out, duplicates once), or without it every living
+-- monster within signals.signal_range cells (rAthena cell distance) on the sender's map. TTL:
+-- signals.ttl_seconds.<type>, else signals.default_ttl_seconds. A null priority takes the type's
+-- default (the senders'). Returns the number of receivers. Errors: see ml.broadcast_signal.
+-- Few statements on purpose: each costs a few microseconds on the game server's hot path.
+CREATE FUNCTION ml.deliver_signal(
+    from_monster_id integer, signal_type text, data jsonb, pack_monsters integer[], priority integer
+) RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ml, pg_catalog, ag_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET jit = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    checked record;
+    sender record;
+    picked record;
+    at timestamptz := ml.clock_now();
+    properties ag_catalog.agtype;
+    reach double precision;
+BEGIN
+    SELECT c.canonical_type, c.resolved_priority INTO checked
+    FROM ml.check_signal(signal_type, data, priority) AS c;
+
+    SELECT m.id, m.vertex_id, m.map_id, m.x, m.y INTO sender
+    FROM ml.monsters m WHERE m.id = from_monster_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown monster % (the sender)', coalesce(from_monster_id::text, 'null')
+            USING ERRCODE = 'P0002', HINT = 'monsters exist once ml.sync_monsters has sent them';
+    END IF;
+
+    IF pack_monsters IS NOT NULL THEN
+        SELECT array_agg(DISTINCT m.id ORDER BY m.id)
+                   FILTER (WHERE m.id <> from_monster_id) AS ids,
+               array_agg(DISTINCT m.vertex_id)
+                   FILTER (WHERE m.id <> from_monster_id) AS vertices,
+               (array_agg(u.id ORDER BY u.ord) FILTER (WHERE m.id IS NULL))[1] AS unknown,
+               bool_or(m.id IS NULL) AS any_unknown
+        INTO picked
+        FROM unnest(pack_monsters) WITH ORDINALITY AS u(id, ord)
+        LEFT JOIN ml.monsters m ON m.id = u.id;
+        IF picked.any_unknown THEN
+            RAISE EXCEPTION 'unknown monster % in pack_monsters',
+                coalesce(picked.unknown::text, 'null')
+                USING ERRCODE = 'P0002',
+                      HINT = 'monsters exist once ml.sync_monsters has sent them';
+        END IF;
+        IF picked.ids IS NULL THEN
+            RAISE EXCEPTION 'a pack of one: pack_monsters names nobody besides the sender %',
+                from_monster_id
+                USING ERRCODE = 'ML006',
+                      HINT = 'a pack has at least 2 monsters; pass null to reach everyone in range';
+        END IF;
+    ELSE
+        reach := ml.config_number('signals.signal_range');
+        SELECT array_agg(m.id ORDER BY m.id) AS ids, array_agg(m.vertex_id) AS vertices INTO picked
+        FROM ml.monsters m
+        WHERE m.map_id = sender.map_id AND m.id <> from_monster_id AND m.hp_ratio > 0
+          AND greatest(abs(m.x - sender.x), abs(m.y - sender.y)) <= reach;
+    END IF;
+
+    IF picked.vertices IS NOT NULL THEN
+        properties := ag_catalog.agtype_build_map(
+            'signal_type', checked.canonical_type,
+            'content', data::text::ag_catalog.agtype,
+            'priority', checked.resolved_priority,
+            'sent_at', ml.graph_time(at),
+            'expires_at', ml.graph_time(at + make_interval(secs => coalesce(
+                (SELECT c.value::double precision FROM ml.config c
+                 WHERE c.key = 'signals.ttl_seconds.' || checked.canonical_type),
+                ml.config_number('signals.default_ttl_seconds')))));
+        INSERT INTO monster_ai."SIGNALS" (start_id, end_id, properties)
+        SELECT sender.vertex_id, r.vertex, properties FROM unnest(picked.vertices) AS r(vertex);
+    END IF;
+
+    -- The log's pack_id is the sender's pack, named by its leader.
+    INSERT INTO ml.ml_coordination_logs
+        (pack_id, signal_type, from_monster_id, to_monster_ids, signal_content, success, created_at)
+    SELECT CASE WHEN (SELECT 1 FROM monster_ai."LEADS" e
+                      WHERE e.start_id = sender.vertex_id LIMIT 1) IS NOT NULL
+                THEN sender.id
+                ELSE (SELECT min(s.id) FROM ml.monsters s
+                      WHERE s.vertex_id = ANY (ARRAY(SELECT e.start_id FROM monster_ai."LEADS" e
+                                                     WHERE e.end_id = sender.vertex_id)))
+           END,
+           checked.canonical_type, from_monster_id, coalesce(picked.ids, '{}'), data,
+           picked.ids IS NOT NULL, at;
+    RETURN coalesce(cardinality(picked.ids), 0);
+END;
+$$;

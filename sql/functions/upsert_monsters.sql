@@ -1,0 +1,108 @@
+-- drop: DROP FUNCTION IF EXISTS ml.upsert_monsters(ml.monster_state[]);
+-- The one write path of monster state (both forms of ml.sync_monsters end here): checks every
+-- monster, then updates the known ones and spawns the new ones in one statement. The ml.monsters
+-- triggers mirror the Monster vertices and re-form packs on spawn, death and map change.
+-- All or nothing; the first bad monster (in order) raises.
+CREATE FUNCTION ml.upsert_monsters(monsters ml.monster_state[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ml, pg_catalog, ag_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET jit = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    n integer := coalesce(cardinality(monsters), 0);
+    problem record;
+    failed_check text;
+    at timestamptz := ml.clock_now();
+BEGIN
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+
+    SELECT m.i - 1 AS idx, m.problem[1] AS code, m.problem[2] AS message INTO problem
+    FROM (
+        SELECT u.i, CASE
+            WHEN u.id IS NULL THEN ARRAY['ML005', 'id is missing']
+            WHEN u.id < 1 THEN ARRAY['ML003', format('id must be positive, got %s', u.id)]
+            WHEN u.mob_id IS NULL THEN ARRAY['ML005', 'mob_id is missing']
+            WHEN u.archetype IS NULL THEN ARRAY['ML005', 'archetype is missing']
+            WHEN u.archetype NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
+                THEN ARRAY['22P02', format('unknown archetype %L (known: aggressive, defensive, '
+                                           'support, mage, tank, ranged)', u.archetype)]
+            WHEN u.map_id IS NULL THEN ARRAY['ML005', 'map_id is missing']
+            WHEN u.map_id < 0 THEN ARRAY['ML003', format('map_id must be >= 0, got %s', u.map_id)]
+            WHEN u.x IS NULL OR u.y IS NULL THEN ARRAY['ML005', 'x and y are required']
+            WHEN u.x NOT BETWEEN 0 AND 32767 OR u.y NOT BETWEEN 0 AND 32767
+                THEN ARRAY['ML003',
+                           format('x and y must be cells in 0..32767, got %s, %s', u.x, u.y)]
+            WHEN u.hp_ratio IS NULL THEN ARRAY['ML005', 'hp_ratio is missing']
+            WHEN NOT u.hp_ratio BETWEEN 0 AND 1  -- NaN sorts above every number: caught here
+                THEN ARRAY['ML003', format('hp_ratio must be in [0, 1], got %s', u.hp_ratio)]
+            WHEN u.leadership_score IS NULL THEN ARRAY['ML005', 'leadership_score is missing']
+            WHEN NOT u.leadership_score BETWEEN 0 AND 1
+                THEN ARRAY['ML003', format('leadership_score must be in [0, 1], got %s',
+                                           u.leadership_score)]
+            WHEN array_ndims(u.state) IS DISTINCT FROM 1 OR cardinality(u.state) <> 64
+                THEN ARRAY['ML004', format('state must be 64 finite floats, got %s',
+                                           coalesce(array_dims(u.state), 'nothing'))]
+        END AS problem
+        FROM unnest(monsters) WITH ORDINALITY
+             AS u(id, mob_id, archetype, map_id, x, y, hp_ratio, leadership_score, state, i)
+    ) AS m
+    WHERE m.problem IS NOT NULL
+    ORDER BY m.i
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'monsters[%]: %', problem.idx, problem.message USING ERRCODE = problem.code;
+    END IF;
+
+    SELECT d.id INTO problem FROM unnest(monsters) AS d GROUP BY d.id HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'monster % appears twice in one sync', problem.id USING ERRCODE = '23505';
+    END IF;
+
+    BEGIN
+        WITH input AS MATERIALIZED (SELECT * FROM unnest(monsters)),
+        updated AS (
+            UPDATE ml.monsters t
+            SET mob_id = i.mob_id, archetype = i.archetype, map_id = i.map_id, x = i.x, y = i.y,
+                hp_ratio = i.hp_ratio, leadership_score = i.leadership_score, state = i.state,
+                synced_at = at,
+                formation_changed_at = CASE
+                    WHEN (t.map_id, t.x, t.y, t.hp_ratio > 0, t.leadership_score)
+                         IS DISTINCT FROM (i.map_id, i.x, i.y, i.hp_ratio > 0, i.leadership_score)
+                    THEN at ELSE t.formation_changed_at END
+            FROM input i
+            WHERE t.id = i.id
+            RETURNING t.id
+        )
+        INSERT INTO ml.monsters (id, mob_id, archetype, map_id, x, y, hp_ratio, leadership_score,
+                                 state, synced_at, formation_changed_at)
+        SELECT i.id, i.mob_id, i.archetype, i.map_id, i.x, i.y, i.hp_ratio, i.leadership_score,
+               i.state, at, at
+        FROM input i
+        WHERE i.id NOT IN (SELECT u.id FROM updated u)
+        -- Spawned by a concurrent sync since this statement's snapshot: that one wins this tick.
+        ON CONFLICT (id) DO NOTHING;
+    EXCEPTION WHEN check_violation THEN
+        GET STACKED DIAGNOSTICS failed_check = CONSTRAINT_NAME;
+        IF failed_check IS DISTINCT FROM 'monsters_state_64_finite' THEN
+            RAISE;
+        END IF;
+        -- The table's CHECK found a NaN, an infinity or a null in a state: name the first.
+        SELECT u.i - 1 AS idx INTO problem
+        FROM unnest(monsters) WITH ORDINALITY
+             AS u(id, mob_id, archetype, map_id, x, y, hp_ratio, leadership_score, state, i)
+        WHERE array_position(u.state, NULL) IS NOT NULL
+           OR u.state && '{NaN,Infinity,-Infinity}'::real[]
+        ORDER BY u.i LIMIT 1;
+        RAISE EXCEPTION 'monsters[%]: state must be 64 finite floats (found NaN, infinity or null)',
+            problem.idx
+            USING ERRCODE = 'ML004';
+    END;
+    RETURN n;
+END;
+$$;

@@ -1,0 +1,141 @@
+"""Pack formation in the database: when it runs, what the graph holds, and how packs re-form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tests.coordination_helpers import PACK, count, monster, sync, team
+from tests.psql import run_psql
+
+SEED_PACK_STRUCTURE = """
+SELECT * FROM cypher('monster_ai', $$
+    MATCH (m:Monster {id: 1001})-[r:LEADS]->(follower)
+    RETURN follower.id, r.strength
+$$) AS (id agtype, strength agtype);
+"""
+
+
+@pytest.fixture
+def game(game_url: str) -> Any:
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        yield conn
+
+
+def test_spawn_forms_packs_at_once_and_the_seeds_cypher_shows_them(
+    game: psycopg.Connection[Any], db_url: str
+) -> None:
+    sync(game, *PACK)
+    # Strength: how clearly the leader outranks the follower (0.9 - 0.5, 0.9 - 0.4).
+    assert sorted(run_psql(db_url, SEED_PACK_STRUCTURE).splitlines()) == ["1002|0.4", "1003|0.5"]
+    assert team(game, 1001) == (1001, [1002, 1003], [], "leader")
+    assert team(game, 1002) == (1001, [], [1003], "follower")
+    assert team(game, 2001) == (None, [], [], "independent")
+
+
+def test_every_follower_follows_back(admin: psycopg.Connection[Any], game: Any) -> None:
+    sync(game, *PACK)
+    follows = """SELECT * FROM cypher('monster_ai', $$
+        MATCH (f:Monster)-[:FOLLOWS]->(l:Monster) RETURN f.id, l.id $$) AS (f agtype, l agtype)"""
+    assert sorted(tuple(map(str, r)) for r in admin.execute(follows.encode())) == [
+        ("1002", "1001"),
+        ("1003", "1001"),
+    ]
+
+
+def test_member_role_for_teammates_without_a_leader(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    # Formation always names a leader; an operator's hand-made pack of equals still reads right.
+    sync(game, monster(1, 0, 0), monster(2, 50, 50), monster(3, 90, 90))
+    admin.execute(
+        """INSERT INTO monster_ai."TEAMMATE_OF" (start_id, end_id)
+           SELECT a.vertex_id, b.vertex_id FROM ml.monsters a, ml.monsters b
+           WHERE a.id IN (1, 2) AND b.id IN (1, 2) AND a.id <> b.id"""
+    )
+    assert team(game, 1) == (None, [], [2], "member")
+    rows = game.execute("SELECT * FROM ml.detect_pack_formation(ARRAY[3, 2, 1])").fetchall()
+    assert rows == [(None, [1, 2]), (None, [3])]
+
+
+def test_detect_pack_formation_groups_a_batch_by_pack(game: psycopg.Connection[Any]) -> None:
+    sync(game, *PACK, monster(3001, 10, 10, map_id=2), monster(3002, 12, 12, 0.7, map_id=2))
+    rows = game.execute(
+        "SELECT * FROM ml.detect_pack_formation(ARRAY[2001, 1003, 3001, 1001, 3002, 1003])"
+    ).fetchall()
+    assert rows == [(1001, [1001, 1003]), (None, [2001]), (3002, [3001, 3002])]
+
+
+def test_detect_pack_formation_of_an_unknown_monster_is_p0002(game: Any) -> None:
+    sync(game, *PACK)
+    with pytest.raises(errors.NoDataFound, match="unknown monster 9999"):
+        game.execute("SELECT * FROM ml.detect_pack_formation(ARRAY[1001, 9999])")
+
+
+def test_get_monster_team_of_an_unknown_monster_is_p0002(game: Any) -> None:
+    with pytest.raises(errors.NoDataFound, match="unknown monster 77"):
+        game.execute("SELECT * FROM ml.get_monster_team(77)")
+
+
+def test_moves_re_form_packs_on_the_next_formation_run(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    sync(game, *PACK)
+    sync(game, monster(1003, 140, 140, 0.4))  # walks away from its pack, next to 2001
+    assert team(game, 1003)[3] == "follower"  # a move alone waits for the formation job
+    dirty = """SELECT count(*) FROM ml.monsters m JOIN ml.pack_maps p USING (map_id)
+               WHERE m.formation_changed_at > p.formed_at"""
+    assert count(admin, dirty) == 1
+    admin.execute("CALL ml.form_dirty_packs()")  # what pg_cron runs every second
+    assert team(game, 1001) == (1001, [1002], [], "leader")
+    assert team(game, 2001) == (2001, [1003], [], "leader")
+    assert team(game, 1002) == (1001, [], [], "follower")  # its teammate left
+    assert count(admin, dirty) == 0
+
+
+def test_leader_death_promotes_the_next_at_once(game: psycopg.Connection[Any]) -> None:
+    sync(game, *PACK)
+    sync(game, monster(1001, 100, 100, 0.9, hp=0.0))
+    assert team(game, 1001) == (None, [], [], "independent")
+    assert team(game, 1002) == (1002, [1003], [], "leader")
+
+
+def test_pack_of_two_dissolves_when_one_despawns(game: psycopg.Connection[Any]) -> None:
+    sync(game, monster(1, 0, 0, 0.9), monster(2, 3, 3, 0.2))
+    assert team(game, 2)[3] == "follower"
+    game.execute("SELECT ml.despawn_monster(1)")
+    assert team(game, 2) == (None, [], [], "independent")
+
+
+def test_changing_map_leaves_the_pack_at_once(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    sync(game, *PACK, monster(5, 100, 100, 0.3, map_id=2))
+    sync(game, monster(1001, 102, 101, 0.9, map_id=2))  # the leader warps to map 2
+    assert team(game, 1002) == (1002, [1003], [], "leader")
+    assert team(game, 1001) == (1001, [5], [], "leader")
+    packs = admin.execute("SELECT map_id, leader_id, member_ids, size FROM ml.packs ORDER BY 2")
+    assert packs.fetchall() == [(2, 1001, [5, 1001], 2), (1, 1002, [1002, 1003], 2)]
+
+
+def test_formation_reads_its_settings_from_ml_config(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    admin.execute("UPDATE ml.config SET value = '3' WHERE key = 'pack_formation.radius'")
+    sync(game, *PACK)  # 1003 is 6 cells from the leader: out of a 3-cell reach
+    assert team(game, 1001) == (1001, [1002], [], "leader")
+
+
+def test_formation_writes_only_the_difference(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    sync(game, *PACK)
+    edge_ids = "SELECT array_agg(id::text ORDER BY id::text) FROM monster_ai._ag_label_edge"
+    before = admin.execute(edge_ids.encode()).fetchone()
+    assert game.execute("SELECT ml.form_packs(ARRAY[1])").fetchone() == (1,)
+    assert admin.execute(edge_ids.encode()).fetchone() == before
+    row = admin.execute("SELECT edges_added, edges_removed FROM ml.pack_maps WHERE map_id = 1")
+    assert row.fetchone() == (0, 0)
