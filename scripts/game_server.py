@@ -100,6 +100,7 @@ class GameServer:
         self.pending: dict[int, tuple[int, float]] = {}  # job id -> (fight, submit time)
         self.conn: asyncpg.Connection | None = None
         self.listener: asyncpg.Connection | None = None
+        self.synced: set[int] = set()  # monsters the database knows (synced, not despawned)
 
     # --- ids ------------------------------------------------------------------------------------
     def _new_fight(self, legacy: bool) -> Fight:
@@ -306,9 +307,9 @@ class GameServer:
 
     async def tick(self) -> None:
         assert self.conn is not None
-        await self.conn.fetchval(
-            "SELECT ml.sync_monsters($1::jsonb)", json.dumps(self._monster_rows())
-        )
+        rows = self._monster_rows()
+        await self.conn.fetchval("SELECT ml.sync_monsters($1::jsonb)", json.dumps(rows))
+        self.synced.update(row["id"] for row in rows)
         await self._send_signals()
         actions = np.where(self.obs.agent_mask, TRADITIONAL_AI, 0).astype(np.int64)
         jobs, legacy = await self._request_decisions()
@@ -357,7 +358,9 @@ class GameServer:
                 )
                 self.stats.episodes_recorded += 1
             for monster in ids:
-                await self.conn.fetchval("SELECT ml.despawn_monster($1)", monster)
+                if monster in self.synced:
+                    await self.conn.fetchval("SELECT ml.despawn_monster($1)", monster)
+                    self.synced.discard(monster)
             self.fights[e] = self._new_fight(fight.legacy)
 
     async def run_for(self, seconds: float, stats: PhaseStats) -> PhaseStats:
@@ -395,7 +398,8 @@ class GameServer:
         return stats
 
     async def despawn_all(self) -> None:
+        """The packs leave the maps: every monster the database knows of this run."""
         assert self.conn is not None
-        for e in range(len(self.fights)):
-            for n in np.flatnonzero(self.obs.pack_mask[e]):
-                await self.conn.fetchval("SELECT ml.despawn_monster($1)", self.monster_id(e, n))
+        for monster in sorted(self.synced):
+            await self.conn.fetchval("SELECT ml.despawn_monster($1)", monster)
+        self.synced.clear()
