@@ -228,18 +228,20 @@ def write_png(game: GameServer, path: Path, marks: dict[str, float]) -> None:
 
     if not game.timeline:
         return
-    t0 = game.timeline[0]["t"]
+    t0 = marks.get("phase one", game.timeline[0]["t"])
     t = [p["t"] - t0 for p in game.timeline]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     top.plot(t, [100 * p["win_rate"] for p in game.timeline], marker="o", ms=3)
     top.set_ylabel("pack win rate (%), 5 s windows")
+    top.set_ylim(0, 100)
     bottom.plot(t, [p["p50_ms"] for p in game.timeline], color="tab:orange", marker="o", ms=3)
     bottom.set_ylabel("decision latency p50 (ms)")
     bottom.set_xlabel("seconds since phase one began")
-    for label, at in marks.items():
+    for k, (label, at) in enumerate(marks.items()):
         for axis in (top, bottom):
             axis.axvline(at - t0, color="grey", ls="--", lw=1)
-        top.annotate(label, (at - t0, top.get_ylim()[1]), fontsize=8, va="top")
+        # Labels on alternating heights: "deployed" and "phase two" are seconds apart.
+        top.annotate(label, (at - t0, 98 - 8 * (k % 2)), fontsize=8, va="top")
     fig.suptitle("ragnarok-ml demo: untrained -> trained pack actor")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

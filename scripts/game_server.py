@@ -95,7 +95,15 @@ class GameServer:
         n_legacy = round(n_fights * legacy_share)
         self.fights = [self._new_fight(legacy=e < n_legacy) for e in range(n_fights)]
         self.stats = PhaseStats("warm-up")
-        self.timeline: list[dict[str, float]] = []
+        self.timeline: list[dict[str, Any]] = []
+        # The 5 s window of the timeline, kept across run_for calls (training polls every 2 s).
+        self._window: dict[str, Any] = {
+            "start": time.monotonic(),
+            "episodes": 0,
+            "wins": 0,
+            "lat": 0,
+            "stats": None,
+        }
         self.decision_queue: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.pending: dict[int, tuple[int, float]] = {}  # job id -> (fight, submit time)
         self.conn: asyncpg.Connection | None = None
@@ -368,27 +376,34 @@ class GameServer:
         self.stats = stats
         end = time.monotonic() + seconds
         next_tick = time.monotonic()
-        window = {"start": time.monotonic(), "episodes": 0, "wins": 0, "lat": 0}
+        window = self._window
+        if window["stats"] is not stats:  # a new phase: its window starts from its own counters
+            window.update(
+                start=time.monotonic(),
+                episodes=stats.episodes,
+                wins=stats.wins,
+                lat=len(stats.latencies_ms),
+                stats=stats,
+            )
         while time.monotonic() < end:
             await self.tick()
             if time.monotonic() - window["start"] >= 5.0:
                 eps = stats.episodes - window["episodes"]
-                lat = stats.latencies_ms[int(window["lat"]) :]
+                lat = stats.latencies_ms[window["lat"] :]
                 self.timeline.append(
                     {
                         "t": time.monotonic(),
-                        "phase": float(len(self.timeline)),
                         "win_rate": (stats.wins - window["wins"]) / eps if eps else float("nan"),
                         "p50_ms": float(np.median(lat)) if lat else float("nan"),
-                        "name": stats.name,  # type: ignore[dict-item]
+                        "name": stats.name,
                     }
                 )
-                window = {
-                    "start": time.monotonic(),
-                    "episodes": stats.episodes,
-                    "wins": stats.wins,
-                    "lat": len(stats.latencies_ms),
-                }
+                window.update(
+                    start=time.monotonic(),
+                    episodes=stats.episodes,
+                    wins=stats.wins,
+                    lat=len(stats.latencies_ms),
+                )
             next_tick += self.tick_s
             delay = next_tick - time.monotonic()
             if delay > 0:
