@@ -116,7 +116,18 @@ class InferenceWorker:
             jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
             if jobs:
                 answers = decide_round(jobs, self.pool, self.threshold)
-                self.stats.jobs_done += await store.complete(settings.worker_id, answers)
+                try:
+                    self.stats.jobs_done += await store.complete(settings.worker_id, answers)
+                except asyncpg.PostgresError as exc:
+                    if isinstance(exc, CONNECTION_ERRORS):
+                        raise
+                    # The answer statement is atomic: nothing of it was written. Give the jobs
+                    # back so they are answered (once) in a later round instead of after a lease.
+                    released = await store.release_own_jobs(settings.worker_id)
+                    log.error(
+                        "answering %d jobs failed (%s); %d re-queued", len(jobs), exc, released
+                    )
+                    continue
                 self.stats.rounds += 1
                 continue
             with contextlib.suppress(TimeoutError):
@@ -126,15 +137,18 @@ class InferenceWorker:
         settings = self.settings
         since_rescue = 0.0
         while not self.stopping.is_set():
-            await store.heartbeat(settings.worker_id, self.stats.jobs_done, "running")
-            since_rescue += settings.heartbeat_interval_s
-            if since_rescue >= settings.rescue_interval_s:
-                since_rescue = 0.0
-                requeued, dead = await store.rescue(settings.lease_s)
-                if requeued or dead:
-                    log.warning(
-                        "rescued %d jobs of dead workers (%d out of attempts)", requeued, dead
-                    )
+            try:
+                await store.heartbeat(settings.worker_id, self.stats.jobs_done, "running")
+                since_rescue += settings.heartbeat_interval_s
+                if since_rescue >= settings.rescue_interval_s:
+                    since_rescue = 0.0
+                    requeued, dead = await store.rescue(settings.lease_s)
+                    if requeued or dead:
+                        log.warning("rescued %d jobs of dead workers (%d dead)", requeued, dead)
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, CONNECTION_ERRORS):
+                    raise
+                log.error("heartbeat or rescue failed, retrying at the next beat: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=settings.heartbeat_interval_s)
 

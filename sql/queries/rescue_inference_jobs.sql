@@ -7,7 +7,13 @@ WITH stale AS (
         error = format('worker %s stopped heartbeating (attempt %s of %s)', worker_id, attempts, max_attempts),
         worker_id = NULL,
         finished_at = CASE WHEN attempts >= max_attempts THEN clock_timestamp() END
-    WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1)
+    WHERE id IN (
+        -- SKIP LOCKED: a row locked now is being answered; waiting on it could deadlock with
+        -- that multi-row answer, and the next rescue sees it again if it is really abandoned.
+        SELECT id FROM ml.inference_jobs
+        WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1)
+        FOR UPDATE SKIP LOCKED
+    )
     RETURNING id, kind, status, gateway_request_id, error
 ), dead_gateway AS (
     INSERT INTO ml.ai_responses (request_id, action_id, confidence, reason)
