@@ -12,13 +12,19 @@ The seed's API (`train_episode`, `train_on_buffer`, `save_checkpoint`, `load_che
 
 Parameters are shared by all pack members (one actor, one critic); the curriculum grows the packs
 from 2 to 5 members.
+
+The environment is the pack-combat simulator unless an `env_factory` gives another
+`models.marl_env.MultiAgentEnv` (e.g. a PettingZoo env through models/pettingzoo_adapter.py). Such
+an env is evaluated by its mean episode team return instead of the simulator's win rate.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +37,13 @@ import torch
 from models.config import Config, config_from_dict, default_config
 from models.ctde_architectures import CentralizedCritic, DecentralizedActor
 from models.mappo import LossStats, Rollout, ValueNormalizer, gae, ppo_update
+from models.marl_env import (
+    MultiAgentEnv,
+    ReturnSummary,
+    SupportsPackSize,
+    evaluate_team_return,
+    n_slots,
+)
 from models.sim_policies import EvalSummary, evaluate
 from models.simulator import Observation, PackCombatEnv
 from models.training_settings import TrainingSettings
@@ -38,6 +51,9 @@ from models.training_settings import TrainingSettings
 log = logging.getLogger("models.ctde_trainer")
 
 ProgressCallback = Callable[[int, dict[str, float]], None]
+#: Builds the training environment from the run's settings (n_envs, seed, ...); evaluation calls it
+#: again with the evaluation seed and one environment per evaluation episode.
+EnvFactory = Callable[[TrainingSettings], MultiAgentEnv]
 
 
 class ActorPolicy:
@@ -78,6 +94,7 @@ class CTDETrainer:
         n_agents: int = 5,
         device: str = "cpu",
         settings: TrainingSettings | None = None,
+        env_factory: EnvFactory | None = None,
     ) -> None:
         if config is None:
             config = default_config()
@@ -90,6 +107,8 @@ class CTDETrainer:
             device = "cpu"
         self.device = torch.device(device)
         self.n_agents = n_agents
+        # None: the pack-combat simulator, evaluated by win rate (the product's own path).
+        self.env_factory = env_factory
         c = config.ctde
         torch.manual_seed(self.settings.seed)
         torch.set_num_threads(self.settings.torch_threads)
@@ -120,10 +139,12 @@ class CTDETrainer:
         self.rng = np.random.default_rng(self.settings.seed)
         self.training_step = 0
         self.env_steps = 0
-        self.best_win_rate = -1.0
+        # The best evaluation score: win rate on the simulator, mean team return on another env
+        # (which may be negative, hence -inf there).
+        self.best_win_rate = -1.0 if env_factory is None else -math.inf
         self.evals_without_improvement = 0
         self.history = TrainingHistory()
-        self.env: PackCombatEnv | None = None
+        self.env: MultiAgentEnv | None = None
         self._obs: Observation | None = None
         self._hidden: torch.Tensor | None = None
         self._starts: np.ndarray | None = None
@@ -137,20 +158,25 @@ class CTDETrainer:
         grown = adv.start_pack_size + self.training_step // max(adv.size_increase_interval, 1)
         return (adv.start_pack_size, min(adv.end_pack_size, grown))
 
-    def _ensure_env(self) -> PackCombatEnv:
+    def _make_env(self, settings: TrainingSettings) -> MultiAgentEnv:
+        if self.env_factory is not None:
+            return self.env_factory(settings)
+        return PackCombatEnv(
+            settings.n_envs,
+            pack_size=self.pack_size_now(),
+            seed=settings.seed,
+            max_steps=settings.max_steps,
+            scenario=settings.scenario,
+            team_reward_weight=self.config.ctde.team_reward_weight,
+        )
+
+    def _ensure_env(self) -> MultiAgentEnv:
         if self.env is None:
-            s = self.settings
-            self.env = PackCombatEnv(
-                s.n_envs,
-                pack_size=self.pack_size_now(),
-                seed=s.seed,
-                max_steps=s.max_steps,
-                scenario=s.scenario,
-                team_reward_weight=self.config.ctde.team_reward_weight,
-            )
+            self.env = self._make_env(self.settings)
             self._obs = self.env.reset()
-            self._starts = np.ones(s.n_envs, dtype=bool)
-            self._hidden = torch.zeros(s.n_envs * 5, self.actor.hidden_dim)
+            N, E = n_slots(self._obs), self.env.n_envs
+            self._starts = np.ones(E, dtype=bool)
+            self._hidden = torch.zeros(E * N, self.actor.hidden_dim)
         return self.env
 
     @torch.no_grad()
@@ -171,13 +197,14 @@ class CTDETrainer:
         """T steps of E environments with the current actor (sampling, not argmax): the rollout,
         V of the state after its last step, and the episodes that ended during it."""
         env = self._ensure_env()
-        env.set_pack_size(self.pack_size_now())
+        if isinstance(env, SupportsPackSize):
+            env.set_pack_size(self.pack_size_now())
         s, use_signals = self.settings, self.config.ctde.inference.use_signals
-        T, E, N, H = s.rollout_length, s.n_envs, 5, self.actor.hidden_dim
-        buf: dict[str, list[np.ndarray]] = {k: [] for k in Rollout.__dataclass_fields__}
-        episodes: list[dict[str, float]] = []
         obs = self._obs
         assert obs is not None
+        T, E, N, H = s.rollout_length, env.n_envs, n_slots(obs), self.actor.hidden_dim
+        buf: dict[str, list[np.ndarray]] = {k: [] for k in Rollout.__dataclass_fields__}
+        episodes: list[dict[str, float]] = []
         assert self._starts is not None
         assert self._hidden is not None
         self.critic.eval()
@@ -217,6 +244,11 @@ class CTDETrainer:
                 buf[key].append(np.asarray(value))
             ep = result.episodes
             for k in range(len(ep.env_index)):
+                if self.env_factory is not None:  # no wins or kills outside the simulator
+                    episodes.append(
+                        {"team_return": float(ep.team_return[k]), "length": float(ep.length[k])}
+                    )
+                    continue
                 episodes.append(
                     {
                         "win": float(ep.outcome[k] == 0),
@@ -285,7 +317,10 @@ class CTDETrainer:
 
     # --- evaluation -----------------------------------------------------------------------------
     def evaluate(self, episodes: int | None = None, seed: int | None = None) -> EvalSummary:
-        """Deterministic (argmax) play of `episodes` fights on seeds never used in training."""
+        """Deterministic (argmax) play of `episodes` fights on seeds never used in training.
+        The simulator's evaluation; another env is evaluated by `evaluate_return`."""
+        if self.env_factory is not None:
+            raise ValueError("evaluate() plays the pack-combat simulator: use evaluate_return()")
         s = self.settings
         return evaluate(
             ActorPolicy(self.actor, self.config.ctde.inference.use_signals),
@@ -295,6 +330,21 @@ class CTDETrainer:
             max_steps=s.max_steps,
             scenario=s.scenario,
         )
+
+    def evaluate_return(
+        self, episodes: int | None = None, seed: int | None = None
+    ) -> ReturnSummary:
+        """Deterministic (argmax) play of one episode in each of `episodes` fresh environments
+        (from the env factory, seeded `seed` on: never the training seeds) and their mean
+        undiscounted team return."""
+        s = self.settings
+        settings = dataclasses.replace(
+            s,
+            n_envs=episodes or s.eval_episodes,
+            seed=s.eval_seed if seed is None else seed,
+        )
+        policy = ActorPolicy(self.actor, self.config.ctde.inference.use_signals)
+        return evaluate_team_return(policy, self._make_env(settings))
 
     # --- the loop -------------------------------------------------------------------------------
     def train(
@@ -340,7 +390,9 @@ class CTDETrainer:
                     "coordination_score": _mean(episodes, "coordination_score"),
                     "team_return": _mean(episodes, "team_return"),
                     **{k: float(v) for k, v in asdict(stats).items()},
-                    "env_steps_per_s": rollout.actions.size / 5 / max(rollout_s, 1e-9),
+                    "env_steps_per_s": rollout.actions.size
+                    / rollout.actions.shape[2]
+                    / max(rollout_s, 1e-9),
                     "samples_per_s": float(rollout.agent_mask.sum())
                     / max(time.perf_counter() - tick, 1e-9),
                 }
@@ -357,7 +409,12 @@ class CTDETrainer:
                         self.save_checkpoint(str(directory / "latest.pt"))
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(win=f"{record['win_rate']:.2f}", ent=f"{stats.entropy:.2f}")
+                    if self.env_factory is None:
+                        bar.set_postfix(win=f"{record['win_rate']:.2f}", ent=f"{stats.entropy:.2f}")
+                    else:
+                        bar.set_postfix(
+                            ret=f"{record['team_return']:.2f}", ent=f"{stats.entropy:.2f}"
+                        )
                 if progress is not None:
                     progress(self.training_step, record)
                 if (
@@ -380,16 +437,22 @@ class CTDETrainer:
         return self.history
 
     def _evaluate_and_keep_best(self, directory: Path | None) -> dict[str, float]:
-        summary = self.evaluate()
-        record = {
-            "eval_win_rate": summary.win_rate,
-            "eval_coordinated_kills": summary.coordinated_kills,
-            "eval_pack_survival": summary.pack_survival,
-            "eval_coordination_score": summary.coordination_score,
-        }
+        if self.env_factory is None:
+            summary = self.evaluate()
+            score = summary.win_rate
+            record = {
+                "eval_win_rate": summary.win_rate,
+                "eval_coordinated_kills": summary.coordinated_kills,
+                "eval_pack_survival": summary.pack_survival,
+                "eval_coordination_score": summary.coordination_score,
+            }
+        else:
+            returns = self.evaluate_return()
+            score = returns.team_return
+            record = {"eval_team_return": returns.team_return, "eval_length": returns.mean_length}
         self.history.evaluations.append({"update": float(self.training_step), **record})
-        if summary.win_rate > self.best_win_rate:
-            self.best_win_rate = summary.win_rate
+        if score > self.best_win_rate:
+            self.best_win_rate = score
             self.evals_without_improvement = 0
             if directory is not None:
                 self.save_checkpoint(str(directory / "best.pt"), {"eval": record})
@@ -427,10 +490,7 @@ class CTDETrainer:
             "value_norm": self.value_norm.state_dict(),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
-            "env": self.env,
-            "obs": self._obs,
-            "hidden": self._hidden,
-            "starts": self._starts,
+            **self._env_state(),
             "counters": {
                 "training_step": self.training_step,
                 "env_steps": self.env_steps,
@@ -445,6 +505,20 @@ class CTDETrainer:
         torch.save(state, partial)
         partial.replace(target)  # atomic: a kill mid-save never leaves a torn checkpoint
         return True
+
+    def _env_state(self) -> dict[str, Any]:
+        """The environment mid-rollout, for an exact resume. The simulator always pickles; another
+        env may not (PettingZooVecEnv refuses): then none is saved and a resume starts fresh
+        episodes in a new env, the networks, optimizers and counters still restored exactly."""
+        state = {"env": self.env, "obs": self._obs, "hidden": self._hidden, "starts": self._starts}
+        if self.env_factory is None or self.env is None:
+            return state
+        try:
+            pickle.dumps(self.env)
+        except Exception as exc:  # any pickling failure of third-party objects
+            log.info("the environment does not pickle (%s): checkpoint without it", exc)
+            return {"env": None, "obs": None, "hidden": None, "starts": None}
+        return state
 
     def load_checkpoint(self, path: str | Path, weights_only: bool = False) -> dict[str, Any]:
         """Restore a checkpoint; dims that differ from this trainer's config are refused with both
@@ -493,7 +567,7 @@ class CTDETrainer:
     def _rollout_from_episode(self, data: dict[str, torch.Tensor]) -> tuple[Rollout, np.ndarray]:
         local = data["local_obs"].float().numpy()
         T, n = local.shape[:2]
-        N, H = 5, self.actor.hidden_dim
+        N, H = self.n_agents, self.actor.hidden_dim
 
         def pad(a: np.ndarray, fill: Any = 0) -> np.ndarray:
             """(T, n, ...) -> (T, 1, N, ...): one environment, its empty slots filled."""
@@ -504,7 +578,7 @@ class CTDETrainer:
         sig = (
             pad(data["signals"].float().numpy())
             if "signals" in data
-            else np.zeros((T, 1, N, 32), np.float32)
+            else np.zeros((T, 1, N, self.config.ctde.signal_dim), np.float32)
         )
         glob = pad(data["global_states"].float().numpy())
         mask = pad(np.ones((T, n), bool), False)

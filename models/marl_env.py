@@ -1,0 +1,118 @@
+"""The multi-agent environment contract the CTDE trainer trains on (issue 6, "Trainer").
+
+One object steps E environments in lockstep, every environment with N agent slots (padded; masks
+say which slots hold an agent and which act this step), the `reset` / `step` over all agents of the
+seed's MARL guide (003_...):
+
+    env = PettingZooVecEnv(make_spread, n_envs=32, seed=0)   # or PackCombatEnv(...)
+    obs = env.reset()                                        # Observation, arrays (E, N, ...)
+    obs, result = env.step(actions)                          # actions (E, N) int; auto-reset
+
+The data classes are the pack-combat simulator's own (`models.simulator`): the trainer has always
+read them, and the simulator must satisfy this protocol unchanged, so they stay defined there and
+are re-exported here. The slot count N is the observation's second axis (`agent_mask.shape[1]`),
+not an attribute, because `PackCombatEnv` carries none (it always has 5 slots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.simulator import EpisodeStats, Observation, StepResult
+
+#: Decides (E, N) actions from an observation (the trained actor, a scripted or a random policy).
+ActionPolicy = Callable[[Observation], NDArray[np.integer]]
+
+__all__ = [
+    "ActionPolicy",
+    "EpisodeStats",
+    "MultiAgentEnv",
+    "Observation",
+    "ReturnSummary",
+    "StepResult",
+    "SupportsPackSize",
+    "evaluate_team_return",
+    "n_slots",
+]
+
+
+@runtime_checkable
+class MultiAgentEnv(Protocol):
+    """E environments of N agent slots stepped together.
+
+    - `reset()` starts new episodes everywhere and returns the observation of every environment.
+    - `step(actions)` applies (E, N) integer actions (slots that do not act are ignored) and
+      returns the next observation and the step's consequences. An environment whose episode ended
+      is reset inside `step` (auto-reset): the returned observation is the new episode's first, its
+      last state is in `StepResult.terminal_global_state`; `StepResult.truncated` says the time
+      limit ended it (its value is bootstrapped), `done` without `truncated` that it terminated.
+    - `StepResult.episodes` has one row per finished episode; the trainer reads `team_return`
+      everywhere, the pack-combat fields (outcome, kills, ...) only on the simulator.
+    """
+
+    n_envs: int
+
+    def reset(self) -> Observation: ...
+
+    def step(self, actions: NDArray[np.integer]) -> tuple[Observation, StepResult]: ...
+
+
+@runtime_checkable
+class SupportsPackSize(Protocol):
+    """An environment whose team size can change between episodes (the 2 -> 5 curriculum)."""
+
+    def set_pack_size(self, pack_size: int | tuple[int, int]) -> None: ...
+
+
+def n_slots(obs: Observation) -> int:
+    """N, the agent slots of every environment."""
+    return int(obs.agent_mask.shape[1])
+
+
+@dataclass(frozen=True)
+class ReturnSummary:
+    """Evaluation of a generic environment: one finished episode per environment."""
+
+    episodes: int
+    team_return: float  # mean undiscounted episode return, summed over the team's agents
+    team_return_std: float
+    mean_length: float
+
+    def line(self) -> str:
+        return (
+            f"team return {self.team_return:8.2f} +- {self.team_return_std:6.2f}  "
+            f"length {self.mean_length:5.1f}  ({self.episodes} episodes)"
+        )
+
+
+def evaluate_team_return(
+    policy: ActionPolicy, env: MultiAgentEnv, max_steps: int = 100_000
+) -> ReturnSummary:
+    """Play until every one of the env's E environments has finished its first episode and summarize
+    those E episodes. Counting only the first episode of each environment keeps short episodes from
+    being over-represented (an auto-resetting env finishes them more often)."""
+    obs = env.reset()
+    E = env.n_envs
+    returns = np.full(E, np.nan)
+    lengths = np.zeros(E)
+    for _ in range(max_steps):
+        obs, result = env.step(policy(obs))
+        ep = result.episodes
+        first = np.isnan(returns[ep.env_index])
+        returns[ep.env_index[first]] = ep.team_return[first]
+        lengths[ep.env_index[first]] = ep.length[first]
+        if not np.isnan(returns).any():
+            break
+    else:
+        raise RuntimeError(f"evaluation: some episodes did not end within {max_steps} steps")
+    return ReturnSummary(
+        episodes=E,
+        team_return=float(returns.mean()),
+        team_return_std=float(returns.std()),
+        mean_length=float(lengths.mean()),
+    )
