@@ -70,6 +70,14 @@ def worker_url(db_url: str) -> str:
 
 
 @pytest.fixture
+def listener(game_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The game server's connection LISTENing on ml_decisions (autocommit, as ml_user)."""
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        conn.execute("LISTEN ml_decisions")
+        yield conn
+
+
+@pytest.fixture
 def admin(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the test's database as ml_admin."""
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -30,13 +30,6 @@ def game(game_url: str) -> Any:
         yield conn
 
 
-@pytest.fixture
-def listener(game_url: str) -> Any:
-    with psycopg.connect(game_url, autocommit=True) as conn:
-        conn.execute("LISTEN ml_decisions")
-        yield conn
-
-
 def job_rows(admin: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     return admin.execute(
         "SELECT id, kind, status, attempts, error FROM ml.inference_jobs ORDER BY id"

@@ -34,13 +34,6 @@ def game(game_url: str) -> Any:
         yield conn
 
 
-@pytest.fixture
-def listener(game_url: str) -> Any:
-    with psycopg.connect(game_url, autocommit=True) as conn:
-        conn.execute("LISTEN ml_decisions")
-        yield conn
-
-
 def submit_load(
     game_url: str, jobs: list[int], count: int, pause_s: float = 0.002
 ) -> threading.Thread:
