@@ -75,9 +75,24 @@ init_cluster() {
   sed -i "s/^port = .*/port = $PORT/" "$ROOT$PGDATA_IN/postgresql.conf"
 }
 
+# Settings added to the development configuration after a cluster was first made: appended to an
+# existing cluster's postgresql.conf, which then needs a restart to take them.
+ensure_settings() {
+  local conf=$ROOT$PGDATA_IN/postgresql.conf changed=1
+  # pg_cron runs its jobs in background workers: no connection (and no password) needed.
+  if ! grep -q '^cron.use_background_workers' "$conf"; then
+    printf '%s\n' "cron.use_background_workers = on" "max_worker_processes = 16" >>"$conf"
+    changed=0
+  fi
+  return $changed
+}
+
 start() {
-  running && return 0
   init_cluster
+  if ensure_settings && running; then
+    inroot "$BIN/pg_ctl" -D "$PGDATA_IN" -m fast -w stop >/dev/null
+  fi
+  running && return 0
   inroot "$BIN/pg_ctl" -D "$PGDATA_IN" -l /var/lib/postgresql/17/server.log -w -t 60 start >/dev/null
 }
 

@@ -79,3 +79,33 @@ def test_graph_labels_are_read_through_index_conditions(
     conn.execute(call.encode())
     assert plans, "auto_explain logged nothing"
     assert [scan for plan in plans for scan in unbounded_graph_scans(plan)] == []
+
+
+@pytest.mark.parametrize(
+    "call", ["SELECT * FROM ml.receive_signals(2)", "SELECT ml.signal_vector(2)"]
+)
+def test_a_receiver_finds_its_signals_by_end_id_among_many_live_ones(
+    admin: psycopg.Connection[Any], call: str
+) -> None:
+    """With thousands of live signals, walking them by expiry instead of taking the receiver's few
+    edges by end_id costs milliseconds per call (it did, before the expiry test was respelled)."""
+    sync(admin, *(monster(i, i % 50, i // 50) for i in range(1, 201)))
+    for sender in range(3, 201):
+        admin.execute(
+            "SELECT ml.send_attack_target_signal(%s, 5, 0.5, ARRAY(SELECT generate_series(3, 60)))",
+            (sender,),
+        )
+    admin.execute('ANALYZE monster_ai."SIGNALS"')
+    plans: list[str] = []
+    admin.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+    for setting in (
+        "LOAD 'auto_explain'",
+        "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_nested_statements = on",
+        "SET client_min_messages = log",
+    ):
+        admin.execute(setting.encode())
+    admin.execute(call.encode())
+    text = "\n".join(plans)
+    assert "signals_end_idx" in text
+    assert "signals_expires_idx" not in text

@@ -29,7 +29,16 @@ BEGIN
     SELECT c.canonical_type, c.resolved_priority INTO checked
     FROM ml.check_signal(signal_type, data, priority) AS c;
 
-    SELECT m.id, m.vertex_id, m.map_id, m.x, m.y INTO sender
+    -- The sender, and its pack for the log (named by its leader: itself, or the one it follows).
+    SELECT m.id, m.vertex_id, m.map_id, m.x, m.y,
+           CASE WHEN (SELECT 1 FROM monster_ai."LEADS" e
+                      WHERE e.start_id = m.vertex_id LIMIT 1) IS NOT NULL
+                THEN m.id
+                ELSE (SELECT min(s.id) FROM ml.monsters s
+                      WHERE s.vertex_id = ANY (ARRAY(SELECT e.start_id FROM monster_ai."LEADS" e
+                                                     WHERE e.end_id = m.vertex_id)))
+           END AS pack_id
+    INTO sender
     FROM ml.monsters m WHERE m.id = from_monster_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown monster % (the sender)', coalesce(from_monster_id::text, 'null')
@@ -80,16 +89,9 @@ BEGIN
         SELECT sender.vertex_id, r.vertex, properties FROM unnest(picked.vertices) AS r(vertex);
     END IF;
 
-    -- The log's pack_id is the sender's pack, named by its leader.
     INSERT INTO ml.ml_coordination_logs
         (pack_id, signal_type, from_monster_id, to_monster_ids, signal_content, success, created_at)
-    SELECT CASE WHEN (SELECT 1 FROM monster_ai."LEADS" e
-                      WHERE e.start_id = sender.vertex_id LIMIT 1) IS NOT NULL
-                THEN sender.id
-                ELSE (SELECT min(s.id) FROM ml.monsters s
-                      WHERE s.vertex_id = ANY (ARRAY(SELECT e.start_id FROM monster_ai."LEADS" e
-                                                     WHERE e.end_id = sender.vertex_id)))
-           END,
+    SELECT sender.pack_id,
            checked.canonical_type, from_monster_id, coalesce(picked.ids, '{}'), data,
            picked.ids IS NOT NULL, at;
     RETURN coalesce(cardinality(picked.ids), 0);

@@ -5,11 +5,6 @@ CREATE FUNCTION ml.expire_signals() RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ml, pg_catalog, ag_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET jit = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS $$
 DECLARE
     swept integer := ml.sweep_expired_signals(NULL, 'sweep');

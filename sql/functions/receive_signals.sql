@@ -29,9 +29,9 @@ BEGIN
            (e.properties OPERATOR(ag_catalog.->) 'expires_at'::text)::text::timestamptz
     FROM monster_ai."SIGNALS" e
     WHERE e.end_id = vertex
-      AND ag_catalog.agtype_access_operator(
-              VARIADIC ARRAY[e.properties, '"expires_at"'::ag_catalog.agtype])
-          OPERATOR(ag_catalog.>) horizon
+      -- Spelled with -> rather than as the expiry index's expression: the planner must find the
+      -- receiver's few edges by end_id, never walk every live signal by expiry.
+      AND (e.properties OPERATOR(ag_catalog.->) 'expires_at'::text) OPERATOR(ag_catalog.>) horizon
     ORDER BY 3, 5 DESC, 4;
 END;
 $$;

@@ -11,11 +11,6 @@ CREATE FUNCTION ml.send_attack_target_signal(
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ml, pg_catalog, ag_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET jit = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS $$
 BEGIN
     RETURN ml.deliver_signal(

@@ -25,12 +25,15 @@ se = sys.modules["ml_signal_encoding"]
 
 if "live" not in SD:
     SD["live"] = plpy.prepare(
+        # The receiver's edges by end_id; the expiry test spelled with -> so that the planner
+        # cannot prefer the expiry index (walking every live signal) to the receiver's few edges.
         "SELECT ag_catalog.agtype_out(e.properties)::text AS signal "
         "FROM monster_ai.\"SIGNALS\" e "
-        "WHERE e.end_id = ml.monster_vertex($1) AND ag_catalog.agtype_access_operator("
-        "VARIADIC ARRAY[e.properties, '\"expires_at\"'::ag_catalog.agtype]) "
-        "OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now())", ["integer"])
-rows = plpy.execute(SD["live"], [monster_id])  # ml.monster_vertex raises P0002 when unknown
+        "WHERE e.end_id = $1 AND (e.properties OPERATOR(ag_catalog.->) 'expires_at'::text) "
+        "OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now())", ["ag_catalog.graphid"])
+    SD["vertex"] = plpy.prepare("SELECT ml.monster_vertex($1) AS vertex", ["integer"])
+vertex = plpy.execute(SD["vertex"], [monster_id])[0]["vertex"]  # P0002 when unknown
+rows = plpy.execute(SD["live"], [vertex])
 return se.encode_signals(json.loads(r["signal"]) for r in rows)
 $$;
 GRANT EXECUTE ON FUNCTION ml.signal_vector(integer) TO ml_user, ml_worker;

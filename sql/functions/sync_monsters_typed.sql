@@ -11,11 +11,6 @@ CREATE FUNCTION ml.sync_monsters(
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ml, pg_catalog, ag_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET jit = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS $$
 DECLARE
     n integer := coalesce(cardinality(ids), 0);
