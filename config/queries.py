@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
 
@@ -21,3 +24,9 @@ def query(name: str) -> str:
     if not path.is_file():
         raise UnknownQueryError(f"no named query {name!r} (looked for {path})")
     return path.read_text(encoding="utf-8")
+
+
+def connect_raw(url: str, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """psycopg with PostgreSQL's own $n placeholders, the form the named queries are written in
+    (asyncpg uses the same form, so one query file serves both drivers)."""
+    return psycopg.connect(url, autocommit=autocommit, cursor_factory=psycopg.RawCursor)

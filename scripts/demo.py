@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from config.queries import query
+from config.queries import connect_raw, query
 from config.settings import load_settings
 from scripts.game_server import GameServer, PhaseStats
 from scripts.health import print_health
@@ -58,11 +58,6 @@ def training_config(seconds: float) -> dict[str, Any]:
     }
 
 
-def connect(url: str, autocommit: bool = False) -> psycopg.Connection[Any]:
-    """psycopg with PostgreSQL's own $n placeholders, the form the named queries are written in."""
-    return psycopg.connect(url, autocommit=autocommit, cursor_factory=psycopg.RawCursor)
-
-
 def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
@@ -84,7 +79,7 @@ def deploy_untrained(admin_url: str, run_tag: str) -> str:
     actor = DecentralizedActor(hidden_dim=64, dropout=0.0).eval()
     exported = export_actor(actor)
     version = f"untrained-{run_tag}"
-    with connect(admin_url) as conn:
+    with connect_raw(admin_url) as conn:
         for archetype in ARCHETYPES:
             register_actor_sync(
                 conn, exported, archetype=archetype, version=version, training_status="validated"
@@ -99,7 +94,7 @@ async def train_while_fighting(
     """Queue the training job (an INSERT), show its progress from its row, keep the fights going."""
     from tqdm import tqdm
 
-    with connect(admin_url, autocommit=True) as conn:
+    with connect_raw(admin_url, autocommit=True) as conn:
         job = conn.execute(
             b"INSERT INTO ml_training_jobs (archetype, algorithm, config) "
             b"VALUES ('aggressive', 'mappo', $1) RETURNING id",
@@ -208,7 +203,7 @@ def _share(stats: PhaseStats) -> str:
 
 def database_figures(admin_url: str) -> dict[str, Any]:
     """What the database saw, from its own diagnostics views."""
-    with connect(admin_url) as conn:
+    with connect_raw(admin_url) as conn:
         figures: dict[str, Any] = {}
         for name, sql in (
             ("signal activity", "demo_signal_activity"),
@@ -286,7 +281,7 @@ PSQL_COOKBOOK = [
 def check_cookbook(admin_url: str) -> list[str]:
     """Run every query the demo recommends, so a recommended query never fails."""
     failures = []
-    with connect(admin_url, autocommit=True) as conn:
+    with connect_raw(admin_url, autocommit=True) as conn:
         for title, sql in PSQL_COOKBOOK:
             try:
                 conn.execute(sql.encode()).fetchall()
@@ -332,7 +327,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 f"{result.get('env_steps')} simulator steps, held-out win rate "
                 f"{fmt(100 * float(result.get('eval_win_rate', math.nan)))} %"
             )
-            with connect(settings.admin_url, autocommit=True) as conn:
+            with connect_raw(settings.admin_url, autocommit=True) as conn:
                 conn.execute(query("demo_deploy_version").encode(), (version1,))
             print(f"UPDATE ml_models SET is_deployed = true WHERE version = '{version1}' ...")
             marks["deployed"] = time.monotonic()

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from config.queries import query
+from config.queries import connect_raw, query
 
 log = logging.getLogger("worker.training")
 
@@ -106,7 +106,7 @@ class JobReporter:
 
 def _heartbeat(url: str, reporter: JobReporter, done: threading.Event, every_s: float) -> None:
     """Stamp the job between progress reports (an epoch can take longer than the lease)."""
-    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.RawCursor) as conn:
+    with connect_raw(url, autocommit=True) as conn:
         while not done.wait(every_s):
             row = conn.execute(
                 query("training_heartbeat").encode(), (reporter.job.id, reporter.worker_id)
@@ -201,9 +201,7 @@ def runner_loop(settings: RunnerSettings, stop: EventType) -> None:
     threading.Thread(target=_watch_parent, args=(ParentWatch(stop),), daemon=True).start()
     while not stop.is_set():
         try:
-            with psycopg.connect(
-                settings.database_url, autocommit=True, cursor_factory=psycopg.RawCursor
-            ) as conn:
+            with connect_raw(settings.database_url, autocommit=True) as conn:
                 conn.execute(b"LISTEN ml_training")
                 while not stop.is_set():
                     conn.execute(query("rescue_training_jobs").encode(), (settings.lease_s,))
