@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed-$(ORT_EXTRA)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the build this machine carries, so nothing pulls a CUDA wheel.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[$(ORT_EXTRA),train,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(ORT_EXTRA),train,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -265,6 +265,16 @@ def convert_fp16(fp32: bytes) -> bytes:
     return bytes(model.SerializeToString())
 
 
+def float_weights(model: onnx.ModelProto) -> set[str]:
+    """Names of the model's FP32 initializers, as the exporter named them. Since ONNX Runtime 1.32
+    the quantizer stores an excluded Gemm's weight transposed, as "<name>_Transposed"."""
+    return {
+        init.name.removesuffix("_Transposed")
+        for init in model.graph.initializer
+        if init.data_type == onnx.TensorProto.FLOAT
+    }
+
+
 def quantize_int8(fp32: bytes, keep_float_weights: Sequence[str] = ()) -> bytes:
     """INT8 dynamic quantization: int8 weights per output channel, activations quantized at run
     time. The Gemms whose weight initializers are named in keep_float_weights stay FP32."""
@@ -296,12 +306,7 @@ def quantize_int8(fp32: bytes, keep_float_weights: Sequence[str] = ()) -> bytes:
             nodes_to_exclude=excluded,
         )
         quantized = onnx.load_from_string(target.read_bytes())
-    still_float = {
-        init.name
-        for init in quantized.graph.initializer
-        if init.data_type == onnx.TensorProto.FLOAT
-    }
-    missing = sorted(set(keep_float_weights) - still_float)
+    missing = sorted(set(keep_float_weights) - float_weights(quantized))
     if missing:
         raise RuntimeError(f"INT8 quantization did not keep {missing} in FP32")
     return bytes(quantized.SerializeToString())

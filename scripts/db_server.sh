@@ -10,12 +10,20 @@
 #   psql     open psql as the superuser inside the chroot (extra arguments are passed on).
 #
 # Settings (environment): RAGNAROK_PG_ROOT (default /opt/ragnarok-pg17), RAGNAROK_PG_PORT (5433),
-# RAGNAROK_PG_MIRROR (Debian mirror for the root filesystem).
+# RAGNAROK_PG_MIRROR (Debian archive for the root filesystem; default: the one apt uses here).
 set -euo pipefail
 
 ROOT=${RAGNAROK_PG_ROOT:-/opt/ragnarok-pg17}
 PORT=${RAGNAROK_PG_PORT:-5433}
-MIRROR=${RAGNAROK_PG_MIRROR:-http://deb.debian.org/debian}
+# The Debian archive this machine's apt already uses: the first source whose URI ends in /debian.
+host_mirror() {
+  { sed -n 's|^URIs:[[:space:]]*\([^[:space:]]*/debian\)/\{0,1\}[[:space:]]*$|\1|p' \
+      /etc/apt/sources.list.d/*.sources 2>/dev/null
+    sed -n 's|^deb[[:space:]]\{1,\}\([^[:space:]]*/debian\)/\{0,1\}[[:space:]].*|\1|p' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+  } | head -n 1 || true  # a missing sources file is no error here
+}
+MIRROR=${RAGNAROK_PG_MIRROR:-$(host_mirror)}
 DB=ragnarok_ml
 PKGS=postgresql-17,postgresql-17-age,postgresql-plpython3-17,postgresql-17-pgvector,postgresql-17-cron,python3-numpy
 BIN=/usr/lib/postgresql/17/bin
@@ -50,6 +58,10 @@ build_rootfs() {
   if ! command -v mmdebstrap >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  fi
+  if [ -z "$MIRROR" ]; then
+    echo "no Debian archive among apt's sources here: set RAGNAROK_PG_MIRROR" >&2
+    exit 1
   fi
   echo "building the PostgreSQL 17 root filesystem in $ROOT (once, about a minute)"
   rm -rf "$ROOT.tmp"
