@@ -1,0 +1,26 @@
+"""The decision path's set-based submit: pack keys and signal vectors resolved in one pass per request.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30
+"""
+
+from migrations.objects import downgrade_objects, upgrade_objects
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+#: Object files under sql/, in the order they are created (dropped in reverse).
+OBJECTS: list[str] = []
+#: Modules under plpython/ installed into ml.plpython_modules.
+PLPYTHON_MODULES: list[str] = []
+
+
+def upgrade() -> None:
+    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+
+
+def downgrade() -> None:
+    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
