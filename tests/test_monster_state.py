@@ -248,3 +248,88 @@ def test_state_json_round_trip_keeps_float_precision(
     row = admin.execute("SELECT state[1] FROM ml.monsters WHERE id = 9").fetchone()
     assert row is not None
     assert abs(row[0] - 0.1234567) < 1e-7
+
+
+# Every field the seed's Cypher reads from a Monster vertex, as one agtype list per monster.
+EVERY_VERTEX = """SELECT * FROM cypher('monster_ai', $$
+    MATCH (m:Monster)
+    RETURN [m.id, m.mob_id, m.archetype, m.leadership_score, m.position_x, m.position_y,
+            m.current_hp_ratio, m.map_id] $$) AS (fields agtype)"""
+EVERY_ROW = """SELECT id, mob_id, archetype, leadership_score, x, y, hp_ratio, map_id, state
+               FROM ml.monsters ORDER BY id"""
+
+
+def typed_sync(game: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> int:
+    """ml.sync_monsters' typed form; rows are (id, mob_id, archetype, map_id, x, y, hp, score,
+    state), the states sent back to back."""
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    flat = [v for state in columns[8] for v in state]
+    row = game.execute(
+        "SELECT ml.sync_monsters(%s, %s, %s, %s, %s, %s, %s, %s, %s::real[])",
+        (*columns[:8], flat),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def assert_vertices_equal_rows(admin: psycopg.Connection[Any]) -> None:
+    vertices = sorted(json.loads(str(v)) for (v,) in admin.execute(EVERY_VERTEX.encode()))
+    rows = admin.execute(EVERY_ROW).fetchall()
+    assert vertices == [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]] for r in rows]
+    # Integers stay agtype integers and ratios agtype floats, whatever their value (1.0, 0.0).
+    for fields in vertices:
+        assert [type(f) for f in fields] == [int, int, str, float, int, int, float, int]
+
+
+def test_every_vertex_stays_equal_to_its_row_through_typed_syncs(
+    game: psycopg.Connection[Any], admin: psycopg.Connection[Any]
+) -> None:
+    kinds = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
+
+    def state_of(id_: int, tick: int) -> list[float]:
+        return [float(id_ * 100 + tick)] + [0.5] * 62 + [float(-id_)]
+
+    def row(id_: int, tick: int, x: int, hp: float = 1.0) -> tuple[Any, ...]:
+        return (id_, 1000 + id_, kinds[id_ % 6], 1 + id_ % 3, x, 2 * id_, hp, id_ / 100,
+                state_of(id_, tick))  # fmt: skip
+
+    assert typed_sync(game, [row(i, 0, i) for i in range(1, 41)]) == 40
+    assert_vertices_equal_rows(admin)
+    # Every monster moves (and some lose hp, one dies); then a tick where half stand still, two
+    # leave for another map and two new ones spawn in the same call.
+    assert typed_sync(game, [row(i, 1, i + 1, hp=1.0 - (i % 4) / 4) for i in range(1, 41)]) == 40
+    assert_vertices_equal_rows(admin)
+    mixed = [row(i, 2, i + 1 + i % 2, hp=1.0 - (i % 4) / 4) for i in range(1, 41)]
+    mixed[4] = (*mixed[4][:3], 9, *mixed[4][4:])
+    mixed[5] = (*mixed[5][:3], 9, *mixed[5][4:])
+    assert typed_sync(game, [*mixed, row(41, 2, 0, hp=0.0), row(42, 2, 3)]) == 42
+    assert_vertices_equal_rows(admin)
+    # Each monster got its own 64 floats, in the order sent.
+    states = admin.execute("SELECT id, state FROM ml.monsters ORDER BY id").fetchall()
+    assert states == [(i, state_of(i, 2)) for i in range(1, 43)]
+
+
+def test_json_sync_keeps_the_vertex_equal_to_its_row(
+    game: psycopg.Connection[Any], admin: psycopg.Connection[Any]
+) -> None:
+    sync(game, *PACK)
+    sync(game, monster(1001, 101, 99, 0.95, hp=0.0), monster(1002, 103, 100, 0.5), *PACK[2:])
+    sync(game, monster(1003, 7, 8, 0.0, map_id=4, hp=0.5, archetype="mage"), monster(5, 1, 1))
+    assert_vertices_equal_rows(admin)
+
+
+def test_no_index_covers_the_vertex_properties_so_a_move_is_a_hot_update(
+    admin: psycopg.Connection[Any],
+) -> None:
+    # Every sync rewrites the properties of every monster that moved; an index over them (such as
+    # one on the id property) would make each of those updates write index entries.
+    indexes = admin.execute(
+        """SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+           WHERE indrelid = 'monster_ai."Monster"'::regclass ORDER BY 1"""
+    ).fetchall()
+    assert [name for name, _ in indexes] == ["monster_ai.monster_vertex_id_idx"]
+    assert all("properties" not in definition for _, definition in indexes)
+    options = admin.execute(
+        "SELECT reloptions FROM pg_class WHERE oid = 'monster_ai.\"Monster\"'::regclass"
+    ).fetchone()
+    assert options == (["fillfactor=70"],)

@@ -19,10 +19,11 @@ BEGIN
     SELECT array_agg(n.vertex_id),
            array_agg(ml.monster_vertex_properties(n.id, n.mob_id, n.archetype, n.map_id, n.x, n.y,
                                                   n.hp_ratio, n.leadership_score)),
-           array_agg(DISTINCT o.map_id) FILTER (WHERE (o.hp_ratio > 0) <> (n.hp_ratio > 0)
-                                                 OR o.map_id <> n.map_id)
-           || array_agg(DISTINCT n.map_id) FILTER (WHERE (o.hp_ratio > 0) <> (n.hp_ratio > 0)
-                                                    OR o.map_id <> n.map_id)
+           -- Not DISTINCT: that sorts every changed row; ml.form_packs de-duplicates the maps.
+           array_agg(o.map_id) FILTER (WHERE (o.hp_ratio > 0) <> (n.hp_ratio > 0)
+                                        OR o.map_id <> n.map_id)
+           || array_agg(n.map_id) FILTER (WHERE (o.hp_ratio > 0) <> (n.hp_ratio > 0)
+                                           OR o.map_id <> n.map_id)
     INTO vertices, new_properties, maps
     FROM after_rows n
     JOIN before_rows o ON o.id = n.id

@@ -1,6 +1,6 @@
 -- drop: DROP FUNCTION IF EXISTS ml.upsert_monsters(ml.monster_state[]);
 -- The one write path of monster state (both forms of ml.sync_monsters end here): checks every
--- monster, then updates the known ones and spawns the new ones in one statement. The ml.monsters
+-- monster, then updates the known ones and spawns the new ones. The ml.monsters
 -- triggers mirror the Monster vertices and re-form packs on spawn, death and map change.
 -- All or nothing; the first bad monster (in order) raises.
 CREATE FUNCTION ml.upsert_monsters(monsters ml.monster_state[]) RETURNS integer
@@ -16,6 +16,7 @@ DECLARE
     n integer := coalesce(cardinality(monsters), 0);
     problem record;
     failed_check text;
+    updated integer;
     at timestamptz := ml.clock_now();
 BEGIN
     IF n = 0 THEN
@@ -65,28 +66,29 @@ BEGIN
     END IF;
 
     BEGIN
-        WITH input AS MATERIALIZED (SELECT * FROM unnest(monsters)),
-        updated AS (
-            UPDATE ml.monsters t
-            SET mob_id = i.mob_id, archetype = i.archetype, map_id = i.map_id, x = i.x, y = i.y,
-                hp_ratio = i.hp_ratio, leadership_score = i.leadership_score, state = i.state,
-                synced_at = at,
-                formation_changed_at = CASE
-                    WHEN (t.map_id, t.x, t.y, t.hp_ratio > 0, t.leadership_score)
-                         IS DISTINCT FROM (i.map_id, i.x, i.y, i.hp_ratio > 0, i.leadership_score)
-                    THEN at ELSE t.formation_changed_at END
-            FROM input i
-            WHERE t.id = i.id
-            RETURNING t.id
-        )
-        INSERT INTO ml.monsters (id, mob_id, archetype, map_id, x, y, hp_ratio, leadership_score,
-                                 state, synced_at, formation_changed_at)
-        SELECT i.id, i.mob_id, i.archetype, i.map_id, i.x, i.y, i.hp_ratio, i.leadership_score,
-               i.state, at, at
-        FROM input i
-        WHERE i.id NOT IN (SELECT u.id FROM updated u)
-        -- Spawned by a concurrent sync since this statement's snapshot: that one wins this tick.
-        ON CONFLICT (id) DO NOTHING;
+        -- Known monsters first; spawns only when some id was not found (most ticks spawn nobody,
+        -- and then the insert, its anti-join and its spawn trigger are skipped).
+        UPDATE ml.monsters t
+        SET mob_id = i.mob_id, archetype = i.archetype, map_id = i.map_id, x = i.x, y = i.y,
+            hp_ratio = i.hp_ratio, leadership_score = i.leadership_score, state = i.state,
+            synced_at = at,
+            formation_changed_at = CASE
+                WHEN (t.map_id, t.x, t.y, t.hp_ratio > 0, t.leadership_score)
+                     IS DISTINCT FROM (i.map_id, i.x, i.y, i.hp_ratio > 0, i.leadership_score)
+                THEN at ELSE t.formation_changed_at END
+        FROM unnest(monsters) AS i
+        WHERE t.id = i.id;
+        GET DIAGNOSTICS updated = ROW_COUNT;
+        IF updated < n THEN
+            INSERT INTO ml.monsters (id, mob_id, archetype, map_id, x, y, hp_ratio,
+                                     leadership_score, state, synced_at, formation_changed_at)
+            SELECT i.id, i.mob_id, i.archetype, i.map_id, i.x, i.y, i.hp_ratio,
+                   i.leadership_score, i.state, at, at
+            FROM unnest(monsters) AS i
+            WHERE NOT EXISTS (SELECT 1 FROM ml.monsters t WHERE t.id = i.id)
+            -- Spawned by a concurrent sync since the update: that one wins this tick.
+            ON CONFLICT (id) DO NOTHING;
+        END IF;
     EXCEPTION WHEN check_violation THEN
         GET STACKED DIAGNOSTICS failed_check = CONSTRAINT_NAME;
         IF failed_check IS DISTINCT FROM 'monsters_state_64_finite' THEN

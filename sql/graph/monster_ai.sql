@@ -8,10 +8,13 @@ SELECT ag_catalog.create_elabel('monster_ai', 'FOLLOWS');
 SELECT ag_catalog.create_elabel('monster_ai', 'TEAMMATE_OF');
 SELECT ag_catalog.create_elabel('monster_ai', 'SIGNALS');
 
--- `MATCH (m:Monster) WHERE m.id = $id` uses this index (measured: 0.5 ms at 10,000 monsters against
--- a full scan without it). The property form `{id: $id}` does not.
-CREATE UNIQUE INDEX monster_id_idx ON monster_ai."Monster"
-    (ag_catalog.agtype_access_operator(VARIADIC ARRAY[properties, '"id"'::ag_catalog.agtype]));
+-- Every sync rewrites the properties of every Monster vertex that moved: room on each page keeps
+-- those updates HOT (no index entry written), which is why no index covers `properties`. An index
+-- on the `id` property (what `MATCH (m:Monster) WHERE m.id = $id` could use) made every such update
+-- non-HOT and cost a sync of 1,000 moving monsters about 5 ms of its ~20 (bench/RESULTS.md); only
+-- operators' Cypher by id would use it, and without it that is a scan of the label (a few ms at
+-- 10,000 monsters). Functions reach vertices by their graph id (monster_vertex_id_idx).
+ALTER TABLE monster_ai."Monster" SET (fillfactor = 70);
 
 -- AGE indexes no edge endpoints; every traversal needs them.
 CREATE INDEX leads_start_idx ON monster_ai."LEADS" (start_id);
