@@ -88,6 +88,37 @@ def test_broadcast_without_pack_reaches_living_monsters_in_range(
     assert log == [(1001, "directive", 1001, [4, 1002, 1003], {"directive": "hold"}, True, T0)]
 
 
+def test_pack_receivers_once_each_in_id_order_without_the_sender(
+    clocked: psycopg.Connection[Any],
+) -> None:
+    sync(clocked, monster(4, 101, 101))
+    pack = [1003, 4, 1002, 1003, 1001, 4]
+    row = clocked.execute("SELECT ml.send_attack_target_signal(1001, 5, 0.5, %s)", (pack,))
+    assert row.fetchone() == (3,)
+    assert count(clocked, LIVE_EDGES) == 3
+    log = clocked.execute("SELECT to_monster_ids, success FROM ml_coordination_logs")
+    assert log.fetchall() == [([4, 1002, 1003], True)]
+    assert [len(received(clocked, m)) for m in (4, 1001, 1002, 1003)] == [1, 0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("pack", "named"),
+    [
+        pytest.param([1002, 4243, 1003, 4242], "4243", id="first-in-array-order"),
+        pytest.param([4242, 1001], "4242", id="before-the-sender"),
+        pytest.param([1002, None, 4242], "null", id="null"),
+        pytest.param([4242, 4242], "4242", id="twice"),
+    ],
+)
+def test_the_first_unknown_receiver_is_named(
+    clocked: psycopg.Connection[Any], pack: list[int | None], named: str
+) -> None:
+    with pytest.raises(psycopg.errors.NoDataFound) as raised:
+        clocked.execute("SELECT ml.send_attack_target_signal(1001, 5, 0.5, %s)", (pack,))
+    assert f"unknown monster {named} in pack_monsters" in str(raised.value)
+    assert count(clocked, LIVE_EDGES) == 0
+
+
 def test_broadcast_to_nobody_is_logged_as_unsuccessful(clocked: psycopg.Connection[Any]) -> None:
     row = clocked.execute("SELECT ml.broadcast_signal(2001, 'retreat', '{}', NULL, 1)").fetchone()
     assert row == (0,)
