@@ -20,6 +20,11 @@ CALLS = [
     "SELECT * FROM ml.get_monster_team(2)",
     "SELECT * FROM ml.detect_pack_formation(ARRAY[1, 2, 4])",
     "SELECT ml.form_packs(ARRAY[1])",
+    "SELECT ml.request_pack_actions(ARRAY[1, 2, 4], ARRAY['tank', 'tank', 'tank'],"
+    " array_fill(0.5::real, ARRAY[3, 64]))",
+    "INSERT INTO ml.ai_requests (monster_id, mob_id, archetype, state_vector, map_id, position_x,"
+    " position_y, hp_ratio, sp_ratio, status, priority)"
+    " VALUES (2, 1002, 'tank', array_fill(0.5::real, ARRAY[64]), 1, 12, 10, 1, 1, 'pending', 5)",
     'SELECT ml.sync_monsters(\'[{"id": 2, "mob_id": 1, "archetype": "tank", "map_id": 1,'
     ' "x": 13, "y": 10, "hp_ratio": 1, "leadership_score": 0.5, "state": ['
     + ", ".join(["0.5"] * 64)

@@ -105,6 +105,7 @@ class InferenceWorker:
     # --- loops ------------------------------------------------------------------------------
     async def _serve(self, store: AsyncpgJobStore) -> None:
         settings = self.settings
+        announced = False  # marked idle in ml.workers since the last claim that found jobs
         while not self.stopping.is_set():
             if self.reload_wanted:
                 self.reload_wanted = False
@@ -114,7 +115,14 @@ class InferenceWorker:
                     log.info("models: %s", "; ".join(changes))
             self.wake.clear()
             jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
+            if not jobs and not announced:
+                # Busy workers get no NOTIFY (ml.wake_idle_workers): say we are idle, then look
+                # once more before sleeping, for jobs submitted while we were saying it.
+                await store.announce_waiting(settings.worker_id)
+                announced = True
+                jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
             if jobs:
+                announced = False  # the claim cleared ml.workers.waiting
                 answers = decide_round(jobs, self.pool, self.threshold)
                 try:
                     self.stats.jobs_done += await store.complete(settings.worker_id, answers)

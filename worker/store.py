@@ -60,6 +60,7 @@ class DeployedModel:
 class JobStore(Protocol):
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]: ...
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int: ...
+    async def announce_waiting(self, worker_id: str) -> None: ...
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None: ...
     async def rescue(self, lease_s: float) -> tuple[int, int]: ...
     async def register(
@@ -105,6 +106,12 @@ class AsyncpgJobStore:
             [a.error for a in answers],
         )
         return int(row["finished"])
+
+    async def announce_waiting(self, worker_id: str) -> None:
+        """Mark the worker idle (new jobs then NOTIFY it), then wait out the submits that may
+        have missed the mark; a claim after this sees every job committed without a NOTIFY."""
+        await self.conn.execute(query("announce_waiting"), worker_id)
+        await self.conn.execute(query("fence_submits"))
 
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None:
         await self.conn.execute(query("heartbeat"), worker_id, jobs_done, status)

@@ -19,8 +19,6 @@ OBJECTS: list[str] = [
     "tables/workers.sql",
     "tables/legacy_action_map.sql",
     "functions/notify_jobs.sql",
-    "functions/signal_vector_or_zeros.sql",
-    "functions/pack_leader_or_null.sql",
     "functions/enqueue_gateway_requests.sql",
     "functions/request_pack_actions_typed.sql",
     "functions/request_pack_actions.sql",

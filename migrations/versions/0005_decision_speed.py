@@ -1,4 +1,4 @@
-"""The decision path's set-based submit: pack keys and signal vectors resolved in one pass per request.
+"""The decision path: set-based submit (pack keys, signal vectors) and NOTIFY only to idle workers.
 
 Revision ID: 0005
 Revises: 0004
@@ -13,7 +13,11 @@ branch_labels = None
 depends_on = None
 
 #: Object files under sql/, in the order they are created (dropped in reverse).
-OBJECTS: list[str] = []
+OBJECTS: list[str] = [
+    "functions/signal_vectors.sql",
+    "functions/pack_keys.sql",
+    "functions/wake_idle_workers.sql",
+]
 #: Modules under plpython/ installed into ml.plpython_modules.
 PLPYTHON_MODULES: list[str] = []
 

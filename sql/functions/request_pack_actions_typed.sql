@@ -19,8 +19,6 @@ AS $$
 DECLARE
     n integer := coalesce(cardinality(monster_ids), 0);
     bad text;
-    leaders integer[];
-    signal_rows real[];
     job_id bigint;
 BEGIN
     IF n = 0 THEN
@@ -41,13 +39,14 @@ BEGIN
         RAISE EXCEPTION 'states must be % x 64 floats, got %', n, coalesce(array_dims(states), 'nothing')
             USING ERRCODE = 'ML004';
     END IF;
-    IF EXISTS (SELECT 1 FROM unnest(states) AS s(v)
-               WHERE v IS NULL OR v = 'NaN'::real OR v IN ('Infinity'::real, '-Infinity'::real)) THEN
+    -- NaN, the infinities and (spelled as NaN by array_replace) nulls, without unnesting.
+    IF array_replace(states, NULL, 'NaN'::real) && '{NaN,Infinity,-Infinity}'::real[] THEN
         RAISE EXCEPTION 'states must be finite floats (found NaN, infinity or null)' USING ERRCODE = 'ML004';
     END IF;
-    SELECT a INTO bad FROM unnest(archetypes) AS a
-    WHERE a IS NULL OR a NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged') LIMIT 1;
-    IF FOUND THEN
+    IF NOT archetypes <@ '{aggressive,defensive,support,mage,tank,ranged}'::text[] THEN
+        SELECT a INTO bad FROM unnest(archetypes) AS a
+        WHERE a IS NULL OR a NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
+        LIMIT 1;
         RAISE EXCEPTION 'unknown archetype %', coalesce(quote_literal(bad), 'null')
             USING ERRCODE = '22P02',
                   HINT = 'archetypes: aggressive, defensive, support, mage, tank, ranged';
@@ -56,25 +55,11 @@ BEGIN
         RAISE EXCEPTION 'a monster appears twice in one request' USING ERRCODE = '23505';
     END IF;
 
-    -- Pack membership, grouped once for the whole request (raises P0002 for a monster the game
-    -- server never synced), and each monster's signal vector. A pack of equals (no leader) is
-    -- keyed by its lowest id, as the seed's grouping keys it; a solo monster gets null.
-    WITH groups AS (
-        SELECT coalesce(g.pack_leader_id,
-                        CASE WHEN cardinality(g.monster_ids) > 1
-                             THEN (SELECT min(x) FROM unnest(g.monster_ids) AS x) END) AS pack_key,
-               g.monster_ids AS members
-        FROM ml.detect_pack_formation(monster_ids) AS g
-    ), keyed AS (
-        SELECT k.pack_key, u.id FROM groups AS k, unnest(k.members) AS u(id)
-    )
-    SELECT array_agg(k.pack_key ORDER BY m.ord), array_agg(ml.signal_vector(m.id) ORDER BY m.ord)
-    INTO leaders, signal_rows
-    FROM unnest(monster_ids) WITH ORDINALITY AS m(id, ord)
-    LEFT JOIN keyed AS k ON k.id = m.id;
-
+    -- Pack membership (P0002 for a monster the game server never synced) and each monster's
+    -- signal vector, set-based: one statement and one PL/Python call for the whole request.
     INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states, signals, pack_leader_ids)
-    VALUES ('pack', priority, monster_ids, archetypes, states, signal_rows, leaders)
+    VALUES ('pack', priority, monster_ids, archetypes, states,
+            ml.signal_vectors(monster_ids), ml.pack_keys(monster_ids, true))
     RETURNING id INTO job_id;
     RETURN job_id;
 END;

@@ -1,18 +1,25 @@
 -- Claim every pending decision job (up to $2) for worker $1 in one statement. SKIP LOCKED lets
--- workers side by side claim disjoint sets without waiting on each other.
-UPDATE ml.inference_jobs AS j
-SET status = 'running',
-    worker_id = $1,
-    attempts = j.attempts + 1,
-    heartbeat_at = clock_timestamp(),
-    started_at = coalesce(j.started_at, clock_timestamp())
-FROM (
-    SELECT id FROM ml.inference_jobs
-    WHERE status = 'pending'
-    ORDER BY priority, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-) AS picked
-WHERE j.id = picked.id
-RETURNING j.id, j.kind, j.monster_ids, j.archetypes, j.states, j.signals, j.pack_leader_ids,
-          j.attempts, j.max_attempts
+-- workers side by side claim disjoint sets without waiting on each other. A worker that claims
+-- something is no longer idle: new jobs stop notifying it (ml.wake_idle_workers).
+WITH claimed AS (
+    UPDATE ml.inference_jobs AS j
+    SET status = 'running',
+        worker_id = $1,
+        attempts = j.attempts + 1,
+        heartbeat_at = clock_timestamp(),
+        started_at = coalesce(j.started_at, clock_timestamp())
+    FROM (
+        SELECT id FROM ml.inference_jobs
+        WHERE status = 'pending'
+        ORDER BY priority, id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) AS picked
+    WHERE j.id = picked.id
+    RETURNING j.id, j.kind, j.monster_ids, j.archetypes, j.states, j.signals, j.pack_leader_ids,
+              j.attempts, j.max_attempts
+), awake AS (
+    UPDATE ml.workers SET waiting = false
+    WHERE worker_id = $1 AND waiting AND EXISTS (SELECT 1 FROM claimed)
+)
+SELECT * FROM claimed

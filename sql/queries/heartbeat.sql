@@ -3,7 +3,8 @@
 -- connection; waiting for it could deadlock with that answer (measured under load), and a job
 -- being answered needs no heartbeat.
 WITH me AS (
-    UPDATE ml.workers SET heartbeat_at = now(), jobs_done = $2, status = $3
+    UPDATE ml.workers SET heartbeat_at = now(), jobs_done = $2, status = $3,
+           waiting = waiting AND $3::varchar = 'running'
     WHERE worker_id = $1
     RETURNING worker_id
 )

@@ -11,8 +11,10 @@ CREATE TABLE ml.inference_jobs (
     priority           smallint NOT NULL DEFAULT 5 CHECK (priority BETWEEN 1 AND 10),
     monster_ids        integer[] NOT NULL,
     archetypes         text[] NOT NULL,
-    states             real[] NOT NULL,      -- n x 64
-    signals            real[] NOT NULL,      -- n x 32
+    -- Floats do not compress: stored as they are (no pglz pass on every submit), in the row up to
+    -- toast_tuple_target, out of line beyond it.
+    states             real[] STORAGE EXTERNAL NOT NULL,  -- n x 64
+    signals            real[] STORAGE EXTERNAL NOT NULL,  -- n x 32
     pack_leader_ids    integer[] NOT NULL,   -- per monster: its pack's leader, null when solo
     gateway_request_id bigint REFERENCES ml.ai_requests (request_id) ON DELETE CASCADE,
     attempts           smallint NOT NULL DEFAULT 0,
@@ -24,7 +26,7 @@ CREATE TABLE ml.inference_jobs (
     created_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
     started_at         timestamptz,
     finished_at        timestamptz
-);
+) WITH (toast_tuple_target = 8160);  -- a pack of 5 (2 KB of floats) stays in its row
 CREATE INDEX inference_jobs_pending_idx ON ml.inference_jobs (priority, id) WHERE status = 'pending';
 CREATE INDEX inference_jobs_running_idx ON ml.inference_jobs (heartbeat_at) WHERE status = 'running';
 CREATE INDEX inference_jobs_finished_idx ON ml.inference_jobs (finished_at) WHERE finished_at IS NOT NULL;

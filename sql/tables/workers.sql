@@ -9,7 +9,9 @@ CREATE TABLE ml.workers (
         CHECK (status IN ('running', 'draining', 'stopped')),
     jobs_done      bigint NOT NULL DEFAULT 0,
     started_at     timestamptz NOT NULL DEFAULT now(),
-    heartbeat_at   timestamptz NOT NULL DEFAULT now()
+    heartbeat_at   timestamptz NOT NULL DEFAULT now(),
+    -- Idle and listening on ml_jobs: only then does a new job NOTIFY (ml.wake_idle_workers).
+    waiting        boolean NOT NULL DEFAULT false
 );
 
 GRANT SELECT, INSERT, UPDATE ON ml.workers TO ml_worker;

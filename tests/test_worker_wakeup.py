@@ -1,0 +1,99 @@
+"""Who is woken by a new decision job: NOTIFY ml_jobs goes out only while a worker says it is idle
+(ml.workers.waiting), and a claim that finds jobs takes the worker off that list. The fence a
+worker takes before its last look at the queue waits for submits still in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from config.queries import connect_raw, query
+from tests.worker_helpers import sync_pack
+
+PACK = [3001, 3002]
+REQUEST = "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])"
+
+
+@pytest.fixture
+def game(game_url: str) -> Any:
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        sync_pack(conn, PACK, "tank")
+        yield conn
+
+
+@pytest.fixture
+def worker_db(worker_url: str) -> Any:
+    with connect_raw(worker_url, autocommit=True) as conn:
+        conn.execute(query("register_worker"), ("w-idle", "host", 1, ["CPUExecutionProvider"]))
+        yield conn
+
+
+def submit(game: psycopg.Connection[Any]) -> None:
+    game.execute(REQUEST, (PACK, ["tank"] * 2, [[0.5] * 64 for _ in PACK]))
+
+
+def notified(listener: psycopg.Connection[Any]) -> list[str]:
+    return [n.channel for n in listener.notifies(timeout=0.3, stop_after=1)]
+
+
+@pytest.fixture
+def jobs_listener(worker_url: str) -> Any:
+    with psycopg.connect(worker_url, autocommit=True) as conn:
+        conn.execute("LISTEN ml_jobs")
+        yield conn
+
+
+def test_no_notify_while_every_worker_is_busy(
+    game: Any, worker_db: Any, jobs_listener: Any
+) -> None:
+    submit(game)
+    assert notified(jobs_listener) == []
+
+
+def test_an_idle_worker_is_notified_and_its_claim_makes_it_busy_again(
+    game: Any, worker_db: Any, jobs_listener: Any
+) -> None:
+    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    submit(game)
+    assert notified(jobs_listener) == ["ml_jobs"]
+    claimed = worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()
+    assert len(claimed) == 1
+    waiting = worker_db.execute("SELECT waiting FROM ml.workers WHERE worker_id = 'w-idle'")
+    assert waiting.fetchone() == (False,)
+    submit(game)
+    assert notified(jobs_listener) == []
+
+
+def test_a_stopped_worker_is_not_waiting(worker_db: Any) -> None:
+    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    worker_db.execute(query("heartbeat"), ("w-idle", 0, "stopped"))
+    waiting = worker_db.execute("SELECT waiting FROM ml.workers WHERE worker_id = 'w-idle'")
+    assert waiting.fetchone() == (False,)
+
+
+def test_the_fence_waits_for_a_submit_in_flight(game_url: str, worker_db: Any) -> None:
+    """A submit that read `waiting` before the worker set it (so it will not NOTIFY) still holds
+    the fence until it commits: the worker's last claim, after the fence, sees its job."""
+    with psycopg.connect(game_url) as slow:  # one open transaction: the submit in flight
+        sync_pack(slow, PACK, "tank")
+        slow.commit()
+        submit(slow)  # inserted, fence held shared, not committed
+        fenced = threading.Event()
+
+        def worker_goes_idle() -> None:
+            worker_db.execute(query("announce_waiting"), ("w-idle",))
+            worker_db.execute(query("fence_submits"))
+            fenced.set()
+
+        idle = threading.Thread(target=worker_goes_idle)
+        idle.start()
+        time.sleep(0.3)
+        assert not fenced.is_set()  # waiting for the submit to commit
+        slow.commit()
+        idle.join(timeout=5)
+    assert fenced.is_set()
+    assert len(worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()) == 1
