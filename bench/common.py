@@ -5,12 +5,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
 
-from config.settings import DEV_PASSWORDS, load_settings
+from config.settings import load_settings, url_with
 from scripts.migrate import upgrade
 
 BENCH_SQL = Path(__file__).resolve().parent / "sql"
@@ -21,11 +20,7 @@ def bench_sql(name: str) -> str:
 
 
 def url_as(dbname: str, role: str | None = None) -> str:
-    admin = urlsplit(load_settings().admin_url)
-    user = role or admin.username or "ml_admin"
-    password = DEV_PASSWORDS[user] if role else admin.password or ""
-    netloc = f"{user}:{password}@{admin.hostname}:{admin.port or 5432}"
-    return urlunsplit((admin.scheme, netloc, f"/{dbname}", "", ""))
+    return url_with(load_settings().admin_url, role=role, dbname=dbname)
 
 
 def fresh_database(dbname: str) -> str:

@@ -24,12 +24,16 @@ def _dev_url(role: str) -> str:
     return f"postgresql://{role}:{DEV_PASSWORDS[role]}@{DEV_HOST}:{DEV_PORT}/{DATABASE_NAME}"
 
 
-def _with_role(url: str, role: str) -> str:
+def url_with(url: str, *, role: str | None = None, dbname: str | None = None) -> str:
+    """`url` as another role (with its development password) and/or to another database on the
+    same server: how the worker, the game server, the tests and the benchmarks reach theirs."""
     parts = urlsplit(url)
+    user = role or parts.username or "ml_admin"
+    password = DEV_PASSWORDS.get(user, parts.password or "") if role else parts.password or ""
     host = parts.hostname or DEV_HOST
     port = f":{parts.port}" if parts.port else ""
-    netloc = f"{role}:{DEV_PASSWORDS[role]}@{host}{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    path = f"/{dbname}" if dbname else parts.path
+    return urlunsplit((parts.scheme, f"{user}:{password}@{host}{port}", path, parts.query, ""))
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ class Settings:
 
 def load_settings() -> Settings:
     admin = os.environ.get("DATABASE_URL") or _dev_url("ml_admin")
-    worker = os.environ.get("WORKER_DATABASE_URL") or _with_role(admin, "ml_worker")
-    game = os.environ.get("GAME_DATABASE_URL") or _with_role(admin, "ml_user")
+    worker = os.environ.get("WORKER_DATABASE_URL") or url_with(admin, role="ml_worker")
+    game = os.environ.get("GAME_DATABASE_URL") or url_with(admin, role="ml_user")
     return Settings(admin_url=admin, worker_url=worker, game_url=game)
 
 

@@ -11,17 +11,18 @@ import os
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from config.settings import DEV_PASSWORDS, load_settings
+from config.settings import load_settings, url_with
 from scripts.migrate import upgrade
 
-ADMIN = urlsplit(load_settings().admin_url)
+ADMIN_URL = load_settings().admin_url
+ADMIN = urlsplit(ADMIN_URL)
 # One name per pytest process: concurrent runs on one server (two developers, a benchmark) never
 # drop each other's databases.
 TEST_DB = f"ragnarok_ml_test_{os.getpid()}"
@@ -29,10 +30,7 @@ TEST_DB = f"ragnarok_ml_test_{os.getpid()}"
 
 def url_for(dbname: str, role: str | None = None) -> str:
     """A URL to `dbname` on the test server, as the admin role or as one of the product roles."""
-    user = role or ADMIN.username or "ml_admin"
-    password = DEV_PASSWORDS.get(user, ADMIN.password or "") if role else ADMIN.password or ""
-    netloc = f"{user}:{password}@{ADMIN.hostname}:{ADMIN.port or 5432}"
-    return urlunsplit((ADMIN.scheme, netloc, f"/{dbname}", "", ""))
+    return url_with(ADMIN_URL, role=role, dbname=dbname)
 
 
 def migrate_template(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
