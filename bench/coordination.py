@@ -6,11 +6,14 @@ Builds its own database (ragnarok_ml_bench, migrated to head, dropped at the end
 * ml.sync_monsters of 1,000 monsters per call, JSON and typed arrays, every monster taking a step
   (and, typed, 20% of them), every one with a new state;
 * a signal round: ml.send_attack_target_signal from a leader to its pack, then
-  ml.receive_signals and ml.signal_vector for one follower (three statements);
+  ml.receive_signals and ml.signal_vector for one follower: three statements in one libpq pipeline
+  (one round trip, as a C++ game server sends them), and, for comparison, one round trip each;
 * ml.get_monster_team of a random monster, and ml.detect_pack_formation of a pack plus a stranger;
 * re-forming the packs of one map whose monsters all moved (ml.form_packs);
 * SELECT 1, the round-trip floor every figure is compared with;
-* for comparison, the team lookup and a send's edges done in Cypher.
+* for comparison, the team lookup and a send's edges done in Cypher, and what an index on the
+  vertex `id` property (monster_id_idx, which the schema does not have) would cost a sync and
+  save a Cypher lookup by id.
 
 Prints median and p99 in milliseconds and the median's ratio to SELECT 1 from the same run.
 """
@@ -102,6 +105,12 @@ BEGIN
 END;
 $$
 """
+# An index an operator could add for fast Cypher by id (`MATCH (m:Monster) WHERE m.id = $id`); the
+# schema leaves it out because it makes every vertex update of a sync non-HOT (bench/RESULTS.md).
+MONSTER_ID_IDX = (
+    'CREATE UNIQUE INDEX monster_id_idx ON monster_ai."Monster" '
+    "(ag_catalog.agtype_access_operator(VARIADIC ARRAY[properties, '\"id\"'::ag_catalog.agtype]))"
+)
 SEED_STYLE_TEAM = (
     "SELECT * FROM cypher('monster_ai', $$ MATCH (l:Monster)-[:LEADS]->(f:Monster) "
     "WHERE l.id = $id RETURN f.id $$, %s) AS (id agtype)"
@@ -294,6 +303,21 @@ def run(rounds: int, keep: bool, seed: int) -> tuple[list[Timing], list[tuple[st
             game.execute("SELECT * FROM ml.receive_signals(%s)", (followers[0],)).fetchall()
             game.execute("SELECT ml.signal_vector(%s)", (followers[0],)).fetchone()
 
+        def signal_round_pipelined(i: int) -> None:
+            """The same three statements in one libpq pipeline: sent together, one Sync, read
+            together (what a C++ game server does with PQpipelineSync)."""
+            leader, followers = packs[i % len(packs)]
+            with game.pipeline():
+                send = game.execute(
+                    "SELECT ml.send_attack_target_signal(%s, %s, %s, %s)",
+                    (leader, 5001, 0.9, followers),
+                )
+                receive = game.execute("SELECT * FROM ml.receive_signals(%s)", (followers[0],))
+                vector = game.execute("SELECT ml.signal_vector(%s)", (followers[0],))
+            send.fetchone()
+            receive.fetchall()
+            vector.fetchone()
+
         def team(i: int) -> None:
             game.execute("SELECT * FROM ml.get_monster_team(%s)", (ids[i * 7919 % len(ids)],))
 
@@ -333,23 +357,38 @@ def run(rounds: int, keep: bool, seed: int) -> tuple[list[Timing], list[tuple[st
             )
         )
         settle(dbname)
-        timings.append(timed("signal round (send + receive + vector)", rounds, signal_round))
+        timings.append(
+            timed(
+                "signal round (send + receive + vector), pipelined",
+                rounds,
+                signal_round_pipelined,
+            )
+        )
+        timings.append(timed("signal round, three round trips (comparison)", rounds, signal_round))
         timings.append(timed("get_monster_team", rounds, team))
         timings.append(timed("detect_pack_formation (6 monsters)", rounds, detect))
         server = in_database(dbname, packs)
         timings.append(reform_maps(game, by_map, rng))
-        timings.append(cypher_team_lookup(dbname, ids, rounds // 4))
+        timings.append(
+            cypher_team_lookup(
+                dbname, ids, rounds // 4, "followers in Cypher by id, no index (comparison)"
+            )
+        )
         timings.append(cypher_send(dbname, packs, max(10, rounds // 20)))
-        # What the foundation's unique index on the vertex id property costs a sync: every vertex
-        # update is non-HOT because of it. Measured last, on this benchmark's own database.
+        # What an index on the vertex id property would cost a sync (every vertex update becomes
+        # non-HOT) and save a Cypher lookup by id. Measured last, on this benchmark's database.
         again = sync_calls(batches, rng, n_sync + 2, moving=1.0)
         with psycopg.connect(url_for(dbname), autocommit=True) as admin:
-            admin.execute("DROP INDEX monster_ai.monster_id_idx")
-            admin.execute('VACUUM FULL monster_ai."Monster"')
+            admin.execute(MONSTER_ID_IDX.encode())
         settle(dbname)
         timings.append(
+            cypher_team_lookup(
+                dbname, ids, rounds // 4, "followers in Cypher by id, indexed (comparison)"
+            )
+        )
+        timings.append(
             timed(
-                "typed, all moving, without monster_id_idx (comparison)",
+                "typed, all moving, with monster_id_idx (comparison)",
                 n_sync,
                 lambda i: game.execute(SYNC_TYPED, again.typed[i]).fetchone(),
                 warmup=2,
@@ -395,9 +434,9 @@ def cypher_send(dbname: str, packs: list[tuple[int, list[int]]], n: int) -> Timi
         return timed("the same edges by Cypher CREATE (comparison)", n, create)
 
 
-def cypher_team_lookup(dbname: str, ids: list[int], n: int) -> Timing:
-    """The same lookup as get_monster_team's followers, in Cypher with the id index (the seed's
-    style; ml_user may not run Cypher, so as the owner)."""
+def cypher_team_lookup(dbname: str, ids: list[int], n: int, name: str) -> Timing:
+    """The same lookup as get_monster_team's followers, in Cypher by the leader's id property (the
+    seed's style; ml_user may not run Cypher, so as the owner)."""
     with psycopg.connect(url_for(dbname), autocommit=True) as admin:
 
         def cypher_team(i: int) -> None:
@@ -405,7 +444,7 @@ def cypher_team_lookup(dbname: str, ids: list[int], n: int) -> Timing:
             params = json.dumps({"id": ids[i * 7919 % len(ids)]})
             admin.execute(SEED_STYLE_TEAM.encode(), (params,)).fetchall()
 
-        return timed("followers in Cypher, indexed (comparison)", n, cypher_team)
+        return timed(name, n, cypher_team)
 
 
 def in_database(dbname: str, packs: list[tuple[int, list[int]]]) -> list[tuple[str, float]]:
