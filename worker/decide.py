@@ -9,7 +9,6 @@ traditional AI) with the reason, never an exception.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,47 +69,64 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
         except BadJobError as exc:
             answers[job.id] = Answer(job.id, "failed", None, str(exc))
 
-    # Gather every monster of an archetype from every job: (job index, row) pairs per archetype.
-    by_archetype: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for j, p in enumerate(parsed):
-        for row, archetype in enumerate(p.job.archetypes):
-            by_archetype[archetype].append((j, row))
-
-    actions = [np.full(len(p.job.monster_ids), TRADITIONAL_AI, dtype=np.int64) for p in parsed]
-    confidence = [np.zeros(len(p.job.monster_ids), dtype=np.float32) for p in parsed]
-    reasons: list[dict[int, str]] = [{} for _ in parsed]
+    # Every monster of the round in one array, jobs back to back (job j owns rows
+    # offsets[j]:offsets[j + 1]); each archetype's rows go through its actor in one call.
+    offsets = np.cumsum([0, *(len(p.job.monster_ids) for p in parsed)])
+    total = int(offsets[-1])
+    actions = np.full(total, TRADITIONAL_AI, dtype=np.int64)
+    confidence = np.zeros(total, dtype=np.float32)
+    reasons: dict[int, str] = {}  # row -> why it got the traditional AI
     versions: dict[str, str] = {}
-    failed_jobs: dict[int, str] = {}
-    for archetype, members in by_archetype.items():
-        actor = pool.actors.get(archetype)
-        if actor is None:
-            for j, row in members:
-                reasons[j][row] = f"no deployed pack_coordination model for archetype {archetype!r}"
-            continue
-        ids = [parsed[j].job.monster_ids[row] for j, row in members]
-        states = np.stack([parsed[j].states[row] for j, row in members])
-        signals = np.stack([parsed[j].signals[row] for j, row in members])
-        try:
-            probs = actor.run(ids, states, signals)
-        except Exception as exc:  # an ONNX Runtime failure fails the jobs of this model only
-            for j, _ in members:
-                failed_jobs[j] = f"inference failed for archetype {archetype!r}: {exc}"
-            continue
-        chosen = probs.argmax(axis=1)
-        for k, (j, row) in enumerate(members):
-            actions[j][row] = chosen[k]
-            confidence[j][row] = probs[k, chosen[k]]
-        versions[archetype] = actor.version
+    failed_rows = np.zeros(total, dtype=bool)
+    failures: dict[str, str] = {}  # archetype -> inference error
+    if total:
+        states = np.concatenate([p.states for p in parsed])
+        signals = np.concatenate([p.signals for p in parsed])
+        monster_ids = np.fromiter(
+            (m for p in parsed for m in p.job.monster_ids), dtype=np.int64, count=total
+        )
+        archetypes = np.array([a for p in parsed for a in p.job.archetypes])
+        for archetype in np.unique(archetypes).tolist():
+            rows = np.flatnonzero(archetypes == archetype)
+            actor = pool.actors.get(archetype)
+            if actor is None:
+                reason = f"no deployed pack_coordination model for archetype {archetype!r}"
+                reasons.update(dict.fromkeys(rows.tolist(), reason))
+                continue
+            try:
+                probs = actor.run(monster_ids[rows].tolist(), states[rows], signals[rows])
+            except Exception as exc:  # an ONNX Runtime failure fails the jobs of this model only
+                failed_rows[rows] = True
+                failures[archetype] = f"inference failed for archetype {archetype!r}: {exc}"
+                continue
+            chosen = probs.argmax(axis=1)
+            actions[rows] = chosen
+            confidence[rows] = probs[np.arange(len(rows)), chosen]
+            versions[archetype] = actor.version
 
     elapsed_ms = (time.perf_counter() - started) * 1000.0
+    # Python lists once for the whole round: the per-monster loop below reads plain ints/floats.
+    all_actions = actions.tolist()
+    all_confidence = np.round(confidence.astype(np.float64), 6).tolist()
     for j, p in enumerate(parsed):
-        if j in failed_jobs:
-            answers[p.job.id] = Answer(p.job.id, "failed", None, failed_jobs[j])
+        lo, hi = int(offsets[j]), int(offsets[j + 1])
+        if failed_rows[lo:hi].any():
+            failed = next(a for a in p.job.archetypes if a in failures)
+            answers[p.job.id] = Answer(p.job.id, "failed", None, failures[failed])
             continue
+        job_reasons = {row - lo: reasons[row] for row in range(lo, hi) if row in reasons}
         answers[p.job.id] = Answer(
             p.job.id,
             "done",
-            build_result(p, actions[j], confidence[j], reasons[j], versions, threshold, elapsed_ms),
+            build_result(
+                p,
+                all_actions[lo:hi],
+                all_confidence[lo:hi],
+                job_reasons,
+                versions,
+                threshold,
+                elapsed_ms,
+            ),
             None,
         )
     return [answers[job.id] for job in jobs]
@@ -118,8 +134,8 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
 
 def build_result(
     parsed: ParsedJob,
-    actions: np.ndarray,
-    confidence: np.ndarray,
+    actions: list[int],
+    confidence: list[float],
     reasons: dict[int, str],
     versions: dict[str, str],
     threshold: float,
@@ -128,25 +144,27 @@ def build_result(
     job = parsed.job
     # The seed's score over this job's monsters: live signals, pack coverage, leader present,
     # diversity of the actions chosen (255 counts as one more "action": the traditional AI).
+    signalled = list(map(bool, np.any(parsed.signals, axis=1).tolist()))  # has_signal
     scored = coordination.coordination_score(
         monster_ids=job.monster_ids,
         pack_leader_ids=job.pack_leader_ids,
-        signalled=list(map(bool, np.any(parsed.signals, axis=1).tolist())),  # has_signal
-        actions=[int(a) for a in actions],
+        signalled=signalled,
+        actions=actions,
         threshold=threshold,
     )
     score, bonus_applies = scored.score, scored.bonus
+    bonus = round(score, 6)
     rows: list[dict[str, object]] = []
-    for i, monster in enumerate(job.monster_ids):
-        in_pack = job.pack_leader_ids[i] is not None
-        action = int(actions[i])
-        coordinated = bonus_applies and in_pack and action != TRADITIONAL_AI
+    for i, (monster, action, conf, leader) in enumerate(
+        zip(job.monster_ids, actions, confidence, job.pack_leader_ids, strict=True)
+    ):
+        coordinated = bonus_applies and leader is not None and action != TRADITIONAL_AI
         entry: dict[str, object] = {
             "monster_id": monster,
             "action": action,
-            "confidence": round(float(confidence[i]), 6),
+            "confidence": conf,
             "coordinated": coordinated,
-            "coordination_bonus": round(score, 6) if coordinated else 0.0,
+            "coordination_bonus": bonus if coordinated else 0.0,
         }
         if i in reasons:
             entry["reason"] = reasons[i]
@@ -154,7 +172,7 @@ def build_result(
     versions_used = sorted({versions[a] for a in job.archetypes if a in versions})
     return {
         "actions": rows,
-        "coordination_score": round(score, 6),
+        "coordination_score": bonus,
         "model_version": ",".join(versions_used) or None,
         "inference_ms": round(elapsed_ms, 3),
     }

@@ -1,0 +1,101 @@
+"""One round of claimed jobs answered by the worker core (decide_round), on a real exported actor:
+each job's answer equals that job run alone through the same ONNX file, whatever the other jobs
+of the round; a bad job or an archetype without a model changes nothing for the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.ctde_helpers import SMALL_HIDDEN, small_export
+from worker.decide import TRADITIONAL_AI, decide_round
+from worker.sessions import ActorPool, open_session
+from worker.store import Answer, ClaimedJob, DeployedModel
+
+
+def pool_serving(*archetypes: str) -> ActorPool:
+    exported = small_export()
+    pool = ActorPool(["CPUExecutionProvider"], 1, 1000)
+    for k, archetype in enumerate(archetypes):
+        model = DeployedModel(
+            k + 1, archetype, "pack_coordination", f"v{k}", None,
+            exported.onnx_fp32, None, None, 64, 32, 7, SMALL_HIDDEN,
+        )  # fmt: skip
+        pool.actors[archetype] = open_session(model, pool.providers, 1, 1000)
+    return pool
+
+
+def job(job_id: int, ids: list[int], archetypes: list[str], seed: int, **bad: Any) -> ClaimedJob:
+    rng = np.random.default_rng(seed)
+    states = rng.uniform(-1, 1, (len(ids), 64)).astype(np.float32).tolist()
+    signals = np.zeros((len(ids), 32), dtype=np.float32)
+    signals[0, 3] = 0.9
+    return ClaimedJob(
+        id=job_id,
+        kind="pack",
+        monster_ids=ids,
+        archetypes=archetypes,
+        states=bad.get("states", states),
+        signals=signals.tolist(),
+        pack_leader_ids=[ids[0]] * len(ids),
+        attempts=1,
+        max_attempts=3,
+    )
+
+
+def result_of(answer: Answer) -> dict[str, Any]:
+    assert answer.result is not None, answer.error
+    return answer.result
+
+
+def actions_of(answer: Answer) -> list[tuple[int, int, float]]:
+    return [(a["monster_id"], a["action"], a["confidence"]) for a in result_of(answer)["actions"]]
+
+
+def test_each_answer_equals_its_job_answered_alone() -> None:
+    jobs = [
+        job(1, [11, 12, 13], ["tank", "mage", "tank"], seed=1),
+        job(2, [21, 22], ["mage", "mage"], seed=2),
+        job(3, [31, 32, 33, 34], ["tank"] * 4, seed=3),
+    ]
+    together = decide_round(jobs, pool_serving("tank", "mage"), 0.7)
+    alone = [decide_round([j], pool_serving("tank", "mage"), 0.7)[0] for j in jobs]
+    assert [a.job_id for a in together] == [1, 2, 3]
+    for mixed, single in zip(together, alone, strict=True):
+        assert mixed.status == single.status == "done"
+        assert actions_of(mixed) == actions_of(single)
+        assert result_of(mixed)["coordination_score"] == result_of(single)["coordination_score"]
+
+
+def test_a_bad_job_fails_alone_and_a_missing_model_gets_the_traditional_ai() -> None:
+    jobs = [
+        job(1, [11, 12], ["tank", "ranged"], seed=1),
+        job(2, [21], ["tank"], seed=2, states=[[float("nan")] * 64]),
+        job(3, [31], ["tank"], seed=3, states=[[0.5] * 63]),
+        job(4, [41], ["dragon"], seed=4),
+    ]
+    answers = decide_round(jobs, pool_serving("tank"), 0.7)
+    ok, nan, short, dragon = answers
+    assert ok.status == "done"
+    tank, ranged = result_of(ok)["actions"]
+    assert 0 <= tank["action"] < 7
+    assert "reason" not in tank
+    assert ranged["action"] == TRADITIONAL_AI
+    assert ranged["reason"] == "no deployed pack_coordination model for archetype 'ranged'"
+    assert (nan.status, nan.error) == ("failed", "state vector contains NaN or infinity")
+    assert (short.status, short.error) == ("failed", "state vector must have 64 floats, got 63")
+    assert (dragon.status, dragon.error) == ("failed", "unknown archetype 'dragon'")
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.01])
+def test_the_bonus_goes_to_pack_members_only_at_the_threshold(threshold: float) -> None:
+    [answer] = decide_round(
+        [job(1, [11, 12], ["tank"] * 2, seed=5)], pool_serving("tank"), threshold
+    )
+    rows = result_of(answer)["actions"]
+    score = result_of(answer)["coordination_score"]
+    expected = score if threshold <= score else 0.0
+    assert [r["coordination_bonus"] for r in rows] == [expected, expected]
+    assert [r["coordinated"] for r in rows] == [threshold <= score] * 2
