@@ -333,3 +333,28 @@ def test_no_index_covers_the_vertex_properties_so_a_move_is_a_hot_update(
         "SELECT reloptions FROM pg_class WHERE oid = 'monster_ai.\"Monster\"'::regclass"
     ).fetchone()
     assert options == (["fillfactor=70"],)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")], ids=str)
+@pytest.mark.parametrize("at", [0, 31, 63])
+def test_every_non_finite_float_anywhere_in_a_state_is_ml004(
+    game: psycopg.Connection[Any], admin: psycopg.Connection[Any], bad: float, at: int
+) -> None:
+    state = [0.5] * 64
+    state[at] = bad
+    with pytest.raises(psycopg.Error) as raised:
+        game.execute(
+            "SELECT ml.sync_monsters(%s, %s, %s, %s, %s, %s, %s, %s, %s::real[])",
+            ([1, 2], [1, 1], ["tank"] * 2, [1, 1], [1, 2], [1, 1], [1.0] * 2, [0.5] * 2,
+             [0.5] * 64 + state),
+        )  # fmt: skip
+    assert raised.value.sqlstate == "ML004"
+    assert "monsters[1]: state must be 64 finite floats" in str(raised.value)
+    assert count(admin, "SELECT count(*) FROM ml.monsters") == 0
+    # The extremes of real are finite and accepted.
+    extremes = [3.4028234e38, -3.4028234e38, 1e-45] + [0.5] * 61
+    game.execute(
+        "SELECT ml.sync_monsters(%s, %s, %s, %s, %s, %s, %s, %s, %s::real[])",
+        ([3], [1], ["tank"], [1], [1], [1], [1.0], [0.5], extremes),
+    )
+    assert count(admin, "SELECT count(*) FROM ml.monsters") == 1
