@@ -61,6 +61,19 @@ BAD = [
     pytest.param('{"monsters": [{"id": "x", "state": []}]}', "ML005", "each monster", id="bad-id"),
     pytest.param(request(PACK, state=[0.1] * 63), "ML004", "64 numbers", id="63-floats"),
     pytest.param(request(PACK, state=[0.1] * 63 + ["NaN"]), "ML004", "64 numbers", id="nan"),
+    pytest.param(request(PACK, state=[0.1] * 63 + [True]), "ML004", "64 numbers", id="boolean"),
+    pytest.param(request(PACK, state=[[0.1] * 64]), "ML004", "64 numbers", id="nested"),
+    pytest.param(request(PACK, state=[0.1] * 63 + [1e300]), "ML004", "64 numbers", id="overflow"),
+    pytest.param('{"monsters": [5]}', "ML005", "each monster", id="element-not-an-object"),
+    pytest.param(
+        '{"monsters": [{"id": 2001, "archetype": "tank"}]}', "ML005", "each monster", id="no-state"
+    ),
+    pytest.param(
+        '{"monsters": [{"id": 1.5, "archetype": "tank", "state": []}]}',
+        "ML005",
+        "each monster",
+        id="fractional-id",
+    ),
     pytest.param(
         request(PACK, archetype="dragon"), "22P02", "unknown archetype 'dragon'", id="archetype"
     ),

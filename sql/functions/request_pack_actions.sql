@@ -13,36 +13,44 @@ DECLARE
     ids integer[];
     kinds text[];
     states real[];
+    parsed boolean := true;
 BEGIN
     IF jsonb_typeof(request) IS DISTINCT FROM 'object'
        OR jsonb_typeof(request -> 'monsters') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'request must be an object with a "monsters" array'
             USING ERRCODE = 'ML005', HINT = '{"monsters": [{"id": 1, "archetype": "tank", "state": [64 floats]}]}';
     END IF;
-    IF EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
-               WHERE jsonb_typeof(m) <> 'object' OR jsonb_typeof(m -> 'id') IS DISTINCT FROM 'number'
-                  OR jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array') THEN
-        RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
-            USING ERRCODE = 'ML005';
-    END IF;
-    -- Each state is read by one array cast of its JSON text ([...] -> {...}), not element by
-    -- element: a tenth of the cost. A string anywhere in it (a quote), a nested array, a value the
-    -- cast refuses or a count other than 64 is ML004; the typed form then refuses NaN and null.
+    -- One pass in C over the whole array (jsonb_to_recordset turns each "state" into a real[]);
+    -- the element-by-element checks below run only to name what is wrong with a request that
+    -- did not parse.
     BEGIN
-        SELECT array_agg((m ->> 'id')::integer ORDER BY ord),
-               array_agg(m ->> 'archetype' ORDER BY ord),
-               array_agg(CASE WHEN jsonb_array_length(m -> 'state') = 64
-                                   AND strpos((m -> 'state')::text, '"') = 0
-                              THEN translate((m -> 'state')::text, '[]', '{}')::real[]
-                         END ORDER BY ord)
+        SELECT array_agg(r.id ORDER BY r.ord), array_agg(r.archetype ORDER BY r.ord),
+               array_agg(r.state ORDER BY r.ord)
         INTO ids, kinds, states
-        FROM jsonb_array_elements(request -> 'monsters') WITH ORDINALITY AS e(m, ord);
+        FROM ROWS FROM (jsonb_to_recordset(request -> 'monsters')
+                        AS (id integer, archetype text, state real[]))
+             WITH ORDINALITY AS r(id, archetype, state, ord);
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range
-                   OR array_subscript_error OR null_value_not_allowed THEN
-        states := NULL;
+                   OR array_subscript_error OR null_value_not_allowed
+                   OR invalid_parameter_value OR datatype_mismatch THEN
+        parsed := false;
     END;
-    IF jsonb_array_length(request -> 'monsters') > 0
-       AND (states IS NULL OR array_ndims(states) <> 2 OR array_length(states, 2) <> 64) THEN
+    IF NOT parsed OR array_position(ids, NULL) IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
+                   WHERE jsonb_typeof(m) <> 'object'
+                      OR jsonb_typeof(m -> 'id') IS DISTINCT FROM 'number'
+                      OR jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array') THEN
+            RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
+                USING ERRCODE = 'ML005';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(request -> 'monsters') AS m
+                       WHERE NOT ml.is_json_integer(m -> 'id')) THEN
+            RAISE EXCEPTION 'each state must be exactly 64 numbers' USING ERRCODE = 'ML004';
+        END IF;
+        RAISE EXCEPTION 'each monster must be {"id": int, "archetype": text, "state": [64 numbers]}'
+            USING ERRCODE = 'ML005', DETAIL = 'every id must be an integer';
+    END IF;
+    IF ids IS NOT NULL AND (array_ndims(states) <> 2 OR array_length(states, 2) <> 64) THEN
         RAISE EXCEPTION 'each state must be exactly 64 numbers' USING ERRCODE = 'ML004';
     END IF;
     RETURN ml.request_pack_actions(ids, kinds, states, coalesce((request ->> 'priority')::integer, 5));

@@ -41,7 +41,8 @@ BEGIN
     END IF;
     -- NaN, the infinities and (spelled as NaN by array_replace) nulls, without unnesting.
     IF array_replace(states, NULL, 'NaN'::real) && '{NaN,Infinity,-Infinity}'::real[] THEN
-        RAISE EXCEPTION 'states must be finite floats (found NaN, infinity or null)' USING ERRCODE = 'ML004';
+        RAISE EXCEPTION 'each state must be exactly 64 numbers, all finite (found NaN, infinity or null)'
+            USING ERRCODE = 'ML004';
     END IF;
     IF NOT archetypes <@ '{aggressive,defensive,support,mage,tank,ranged}'::text[] THEN
         SELECT a INTO bad FROM unnest(archetypes) AS a
