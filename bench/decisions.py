@@ -4,10 +4,11 @@
 
 In a fresh benchmark database with the production-size actor deployed (hidden 256, GRU) and a real
 `python -m worker`, a game-server client calls `ml.request_pack_actions` for a pack of 5 and waits
-on `ml_decisions`; with 1 and with 50 concurrent clients. In the same run, the floor: the same round
-trip through a queue whose worker only echoes. Then batched requests of 256 monsters (agent
-decisions per second), and the legacy gateway at 1,000 monsters per tick, 10 ticks per second
-(share answered within its 15 ms).
+on `ml_decisions`; with 1 and with 50 concurrent clients (each its own connection, warmed up), in
+the JSON form and, at 50, in the typed form too. In the same run, the floor: the same round trip
+through a queue whose worker only echoes. Then batched requests of 256 monsters, typed (the fast
+path for large batches) and JSON (agent decisions per second), and the legacy gateway at 1,000
+monsters per tick, 10 ticks per second (share answered within its 15 ms).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ DB = "ragnarok_ml_bench"
 PACK = 5
 #: Untimed round trips per client connection before the timed ones.
 WARMUP_CALLS = 5
+#: Monsters per batched request.
+BATCH = 256
+TYPED_REQUEST = "SELECT ml.request_pack_actions($1::int[], $2::text[], $3::real[])"
 
 
 class Waiter:
@@ -240,7 +244,7 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
 async def run(quick: bool) -> None:
     admin = fresh_database(DB)
     game, worker_url = url_as(DB, "ml_user"), url_as(DB, "ml_worker")
-    packs = 50
+    packs = 52  # 260 monsters: a batch of BATCH distinct ones
     await setup(admin, packs)
     rng = np.random.default_rng(2)
     requests = [pack_request([1000 + 10 * p + k for k in range(PACK)], rng) for p in range(packs)]
@@ -253,7 +257,7 @@ async def run(quick: bool) -> None:
                         "archetype": "aggressive",
                         "state": rng.uniform(-1, 1, 64).round(4).tolist(),
                     }
-                    for m in range(250)
+                    for m in range(BATCH)
                 ]
             }
         )
@@ -267,12 +271,33 @@ async def run(quick: bool) -> None:
     async def submit_batch(conn: asyncpg.Connection, i: int) -> int:
         return int(await conn.fetchval("SELECT ml.request_pack_actions($1::jsonb)", big[0]))
 
+    pack_states = [rng.uniform(-1, 1, (PACK, 64)).astype(np.float32).tolist() for _ in range(packs)]
+
+    async def submit_typed_pack(conn: asyncpg.Connection, i: int) -> int:
+        ids = [1000 + 10 * (i % packs) + k for k in range(PACK)]
+        return int(
+            await conn.fetchval(TYPED_REQUEST, ids, ["aggressive"] * PACK, pack_states[i % packs])
+        )
+
+    # The same batch in the typed form, the fast path for large batches (DESIGN.md): no JSON
+    # text to parse on either side.
+    batch = json.loads(big[0])["monsters"]
+    typed = (
+        [m["id"] for m in batch],
+        [m["archetype"] for m in batch],
+        np.asarray([m["state"] for m in batch], dtype=np.float32).tolist(),
+    )
+
+    async def submit_typed_batch(conn: asyncpg.Connection, i: int) -> int:
+        return int(await conn.fetchval(TYPED_REQUEST, *typed))
+
     echo_payload = json.dumps({"monsters": [{"id": k, "action": 3} for k in range(PACK)]})
 
     async def submit_echo(conn: asyncpg.Connection, i: int) -> int:
         return int(await conn.fetchval(bench_sql("echo_submit"), echo_payload))
 
     n1, n50 = (300, 40) if quick else (2000, 200)
+    n_batch = max(n50 // 4, 10)
     rows: list[dict[str, object]] = []
     stop = asyncio.Event()
     echo = asyncio.create_task(echo_worker(url_as(DB, "ml_worker"), stop))
@@ -286,7 +311,9 @@ async def run(quick: bool) -> None:
         for name, clients, per, submit, floor, monsters_per_job in (
             ("pack of 5, 1 client", 1, n1, submit_pack, floor1, PACK),
             ("pack of 5, 50 clients", 50, n50, submit_pack, floor50, PACK),
-            ("batch of 250, 8 clients", 8, max(n50 // 4, 10), submit_batch, None, 250),
+            ("pack of 5 typed, 50 clients", 50, n50, submit_typed_pack, floor50, PACK),
+            ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, None, BATCH),
+            ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, None, BATCH),
         ):
             latencies, wall = await round_trips(game, "ml_decisions", submit, clients, per)
             stats = summarize(latencies)
