@@ -4,8 +4,6 @@ worker takes before its last look at the queue waits for submits still in flight
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import psycopg
@@ -75,25 +73,17 @@ def test_a_stopped_worker_is_not_waiting(worker_db: Any) -> None:
     assert waiting.fetchone() == (False,)
 
 
-def test_the_fence_waits_for_a_submit_in_flight(game_url: str, worker_db: Any) -> None:
-    """A submit that read `waiting` before the worker set it (so it will not NOTIFY) still holds
-    the fence until it commits: the worker's last claim, after the fence, sees its job."""
+def test_the_fence_is_not_clear_while_a_submit_is_in_flight(game_url: str, worker_db: Any) -> None:
+    """A submit that read `waiting` before the worker set it (so it will not NOTIFY) holds the
+    fence until it commits: until then the worker must not sleep; after it, the worker's last
+    claim sees its job."""
     with psycopg.connect(game_url) as slow:  # one open transaction: the submit in flight
         sync_pack(slow, PACK, "tank")
         slow.commit()
         submit(slow)  # inserted, fence held shared, not committed
-        fenced = threading.Event()
-
-        def worker_goes_idle() -> None:
-            worker_db.execute(query("announce_waiting"), ("w-idle",))
-            worker_db.execute(query("fence_submits"))
-            fenced.set()
-
-        idle = threading.Thread(target=worker_goes_idle)
-        idle.start()
-        time.sleep(0.3)
-        assert not fenced.is_set()  # waiting for the submit to commit
+        worker_db.execute(query("announce_waiting"), ("w-idle",))
+        assert worker_db.execute(query("fence_submits")).fetchone() == (False,)
+        assert worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall() == []
         slow.commit()
-        idle.join(timeout=5)
-    assert fenced.is_set()
+    assert worker_db.execute(query("fence_submits")).fetchone() == (True,)
     assert len(worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()) == 1

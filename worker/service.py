@@ -21,7 +21,7 @@ import asyncpg
 from worker.decide import decide_round
 from worker.sessions import ActorPool, choose_providers
 from worker.settings import WorkerSettings
-from worker.store import AsyncpgJobStore
+from worker.store import AsyncpgJobStore, ClaimedJob
 
 log = logging.getLogger("worker")
 
@@ -30,6 +30,8 @@ log = logging.getLogger("worker")
 #: scanned the whole queue on every claim and answer (measured: 4.8 s queueing after a TRUNCATE,
 #: 20,000 gateway requests later). Every statement the worker runs is meant to go by index.
 QUEUE_PLANNING = {"enable_seqscan": "off", "jit": "off"}
+#: Pause between looks at the queue while a submit that will not NOTIFY is still in flight.
+FENCE_RETRY_S = 0.002
 JOBS_CHANNEL = "ml_jobs"
 MODELS_CHANNEL = "ml_models"
 #: Connection failures after which the worker reconnects instead of exiting.
@@ -120,12 +122,13 @@ class InferenceWorker:
                     log.info("models: %s", "; ".join(changes))
             self.wake.clear()
             jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
-            if not jobs and not announced:
+            if not jobs:
                 # Busy workers get no NOTIFY (ml.wake_idle_workers): say we are idle, then look
                 # once more before sleeping, for jobs submitted while we were saying it.
-                await store.announce_waiting(settings.worker_id)
-                announced = True
-                jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
+                if not announced:
+                    await store.announce_waiting(settings.worker_id)
+                    announced = True
+                jobs = await self._last_look(store)
             if jobs:
                 announced = False  # the claim cleared ml.workers.waiting
                 answers = decide_round(jobs, self.pool, self.threshold)
@@ -145,6 +148,20 @@ class InferenceWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
+
+    async def _last_look(self, store: AsyncpgJobStore) -> list[ClaimedJob]:
+        """Claim once more after every submit that may have read `waiting` before it was set
+        has committed. While one is in flight the fence is not clear: look again shortly (its
+        job is about to appear), or at once when a newer submit NOTIFYs."""
+        limit = self.settings.max_jobs_per_round
+        while not await store.fence_clear():
+            self.wake.clear()
+            jobs = await store.claim(self.settings.worker_id, limit)
+            if jobs:
+                return jobs
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=FENCE_RETRY_S)
+        return await store.claim(self.settings.worker_id, limit)
 
     async def _beat(self, store: AsyncpgJobStore) -> None:
         settings = self.settings

@@ -61,6 +61,7 @@ class JobStore(Protocol):
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]: ...
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int: ...
     async def announce_waiting(self, worker_id: str) -> None: ...
+    async def fence_clear(self) -> bool: ...
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None: ...
     async def rescue(self, lease_s: float) -> tuple[int, int]: ...
     async def register(
@@ -108,10 +109,13 @@ class AsyncpgJobStore:
         return int(row["finished"])
 
     async def announce_waiting(self, worker_id: str) -> None:
-        """Mark the worker idle (new jobs then NOTIFY it), then wait out the submits that may
-        have missed the mark; a claim after this sees every job committed without a NOTIFY."""
+        """Mark the worker idle: new jobs NOTIFY it from now on."""
         await self.conn.execute(query("announce_waiting"), worker_id)
-        await self.conn.execute(query("fence_submits"))
+
+    async def fence_clear(self) -> bool:
+        """Whether every submit that may have missed the idle mark has committed, so that a
+        claim now sees every job that will not NOTIFY."""
+        return bool(await self.conn.fetchval(query("fence_submits")))
 
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None:
         await self.conn.execute(query("heartbeat"), worker_id, jobs_done, status)

@@ -5,9 +5,10 @@
 -- submitting at once cut the throughput 3.5-fold (bench/RESULTS.md, "Decisions").
 --
 -- No wake-up is lost: a submitter holds the shared fence lock from here to its commit; a worker
--- that goes idle first sets `waiting`, then takes the fence exclusively (waiting for the
--- submitters that may have read `waiting` before it was set, until they commit), then claims once
--- more before it sleeps. Whoever reads `waiting` after it was set NOTIFYs.
+-- that goes idle first sets `waiting`, then sleeps only after it could take the fence exclusively
+-- (pg_try_advisory_xact_lock: no submitter that may have read `waiting` before it was set is still
+-- in flight, and none is ever made to wait) and a last claim found nothing. Whoever reads
+-- `waiting` after it was set NOTIFYs.
 CREATE FUNCTION ml.wake_idle_workers() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ml, pg_catalog
