@@ -31,7 +31,7 @@ log = logging.getLogger("worker")
 #: 20,000 gateway requests later). Every statement the worker runs is meant to go by index.
 QUEUE_PLANNING = {"enable_seqscan": "off", "jit": "off"}
 #: Pause between looks at the queue while a submit that will not NOTIFY is still in flight.
-FENCE_RETRY_S = 0.002
+FENCE_RETRY_S = 0.0005
 JOBS_CHANNEL = "ml_jobs"
 MODELS_CHANNEL = "ml_models"
 #: Connection failures after which the worker reconnects instead of exiting.

@@ -18,7 +18,7 @@ CREATE TABLE ml.ai_requests (
         CHECK (status IN ('pending', 'processing', 'completed', 'timeout', 'failed')),
     priority     integer NOT NULL DEFAULT 5,
     created_at   timestamptz NOT NULL DEFAULT now()
-);
+) WITH (autovacuum_analyze_scale_factor = 0.5);  -- as ml.inference_jobs: analyzed early, then rarely
 CREATE INDEX ai_requests_pending_idx ON ml.ai_requests (priority, request_id) WHERE status = 'pending';
 
 -- The gateway inserts, reads back, and may only mark its own request as timed out.

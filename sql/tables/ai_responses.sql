@@ -12,7 +12,7 @@ CREATE TABLE ml.ai_responses (
     inference_time_ms real,
     reason            text,
     created_at        timestamptz NOT NULL DEFAULT now()
-);
+) WITH (autovacuum_analyze_scale_factor = 0.5);  -- as ml.inference_jobs: analyzed early, then rarely
 
 GRANT SELECT ON ml.ai_responses TO ml_user;
 GRANT SELECT, INSERT ON ml.ai_responses TO ml_worker;
