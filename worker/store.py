@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+import numpy as np
 
 from config.queries import query
+from worker.pgarrays import float4_array
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class ClaimedJob:
     kind: str
     monster_ids: list[int]
     archetypes: list[str]
-    states: list[Any]
-    signals: list[Any]
+    states: np.ndarray | list[Any]  # n x 64
+    signals: np.ndarray | list[Any]  # n x 32
     pack_leader_ids: list[int | None]
     attempts: int
     max_attempts: int
@@ -86,8 +88,8 @@ class AsyncpgJobStore:
                 kind=r["kind"],
                 monster_ids=list(r["monster_ids"]),
                 archetypes=list(r["archetypes"]),
-                states=list(r["states"]),
-                signals=list(r["signals"]),
+                states=float4_array(r["states"]),
+                signals=float4_array(r["signals"]),
                 pack_leader_ids=list(r["pack_leader_ids"]),
                 attempts=r["attempts"],
                 max_attempts=r["max_attempts"],

@@ -16,8 +16,10 @@ WITH claimed AS (
         FOR UPDATE SKIP LOCKED
     ) AS picked
     WHERE j.id = picked.id
-    RETURNING j.id, j.kind, j.monster_ids, j.archetypes, j.states, j.signals, j.pack_leader_ids,
-              j.attempts, j.max_attempts
+    -- The floats in their binary send format: the worker reads them with one numpy call
+    -- (worker/pgarrays.py) instead of one Python float each.
+    RETURNING j.id, j.kind, j.monster_ids, j.archetypes, array_send(j.states) AS states,
+              array_send(j.signals) AS signals, j.pack_leader_ids, j.attempts, j.max_attempts
 ), awake AS (
     UPDATE ml.workers SET waiting = false
     WHERE worker_id = $1 AND waiting AND EXISTS (SELECT 1 FROM claimed)
