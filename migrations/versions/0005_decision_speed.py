@@ -14,6 +14,7 @@ depends_on = None
 
 #: Object files under sql/, in the order they are created (dropped in reverse).
 OBJECTS: list[str] = [
+    "functions/signal_entries.sql",
     "functions/signal_vectors.sql",
     "functions/pack_keys.sql",
     "functions/wake_idle_workers.sql",
