@@ -4,13 +4,20 @@ worker takes before its last look at the queue waits for submits still in flight
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
 import pytest
 
 from config.queries import connect_raw, query
-from tests.worker_helpers import sync_pack
+from tests.worker_helpers import (
+    collect_decisions,
+    deploy_actor,
+    request_pack,
+    sync_pack,
+    worker_process,
+)
 
 PACK = [3001, 3002]
 REQUEST = "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])"
@@ -87,3 +94,23 @@ def test_the_fence_is_not_clear_while_a_submit_is_in_flight(game_url: str, worke
         slow.commit()
     assert worker_db.execute(query("fence_submits")).fetchone() == (True,)
     assert len(worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()) == 1
+
+
+def test_a_submit_held_open_is_answered_once_after_its_commit(
+    db_url: str, worker_url: str, game_url: str, listener: Any
+) -> None:
+    """A game server that submits inside a long transaction holds the fence all along: the idle
+    worker stops looking after FENCE_PATIENCE_S, keeps serving others, and answers the held job
+    (once) after its commit, by the backstop poll or the next NOTIFY."""
+    deploy_actor(db_url, "aggressive", "1.0")
+    with psycopg.connect(game_url, autocommit=True) as other:
+        sync_pack(other, [4001, 4002], "aggressive")
+        sync_pack(other, [4101, 4102], "aggressive", map_id=2)
+        with worker_process(worker_url), psycopg.connect(game_url) as held:
+            held_job = request_pack(held, [4001, 4002], "aggressive")  # not committed
+            time.sleep(0.5)  # the worker went idle with the fence held
+            other_job = request_pack(other, [4101, 4102], "aggressive")
+            assert set(collect_decisions(listener, {other_job})) == {other_job}
+            held.commit()
+            decisions = collect_decisions(listener, {held_job})
+    assert [d["status"] for d in decisions[held_job]] == ["done"]

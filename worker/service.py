@@ -30,8 +30,10 @@ log = logging.getLogger("worker")
 #: scanned the whole queue on every claim and answer (measured: 4.8 s queueing after a TRUNCATE,
 #: 20,000 gateway requests later). Every statement the worker runs is meant to go by index.
 QUEUE_PLANNING = {"enable_seqscan": "off", "jit": "off"}
-#: Pause between looks at the queue while a submit that will not NOTIFY is still in flight.
+#: Pause between looks at the queue while a submit that will not NOTIFY is still in flight, and
+#: how long to keep looking before leaving it to the backstop poll (a submit takes ~0.3 ms).
 FENCE_RETRY_S = 0.0005
+FENCE_PATIENCE_S = 0.05
 JOBS_CHANNEL = "ml_jobs"
 MODELS_CHANNEL = "ml_models"
 #: Connection failures after which the worker reconnects instead of exiting.
@@ -152,12 +154,14 @@ class InferenceWorker:
     async def _last_look(self, store: AsyncpgJobStore) -> list[ClaimedJob]:
         """Claim once more after every submit that may have read `waiting` before it was set
         has committed. While one is in flight the fence is not clear: look again shortly (its
-        job is about to appear), or at once when a newer submit NOTIFYs."""
+        job is about to appear), or at once when a newer submit NOTIFYs. A submit held open for
+        longer (a client's long transaction) is left to the backstop poll, not spun on."""
         limit = self.settings.max_jobs_per_round
-        while not await store.fence_clear():
+        give_up = asyncio.get_running_loop().time() + FENCE_PATIENCE_S
+        while not self.stopping.is_set() and not await store.fence_clear():
             self.wake.clear()
             jobs = await store.claim(self.settings.worker_id, limit)
-            if jobs:
+            if jobs or asyncio.get_running_loop().time() > give_up:
                 return jobs
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=FENCE_RETRY_S)
