@@ -5,10 +5,11 @@
 In a fresh benchmark database with the production-size actor deployed (hidden 256, GRU) and a real
 `python -m worker`, a game-server client calls `ml.request_pack_actions` for a pack of 5 and waits
 on `ml_decisions`; with 1 and with 50 concurrent clients (each its own connection, warmed up), in
-the JSON form and, at 50, in the typed form too. In the same run, the floor: the same round trip
-through a queue whose worker only echoes. Then batched requests of 256 monsters, typed (the fast
-path for large batches) and JSON (agent decisions per second), and the legacy gateway at 1,000
-monsters per tick, 10 ticks per second (share answered within its 15 ms).
+the JSON form and, at 50, in the typed form too; then the same 50 clients sharing 4 connections
+(each takes one for its submit only), as a game server's pool would. In the same run, the floor:
+the same round trip through a queue whose worker only echoes. Then batched requests of 256
+monsters, typed (the fast path for large batches) and JSON (agent decisions per second), and the
+legacy gateway at 1,000 monsters per tick, 10 ticks per second (share answered within its 15 ms).
 """
 
 from __future__ import annotations
@@ -74,34 +75,48 @@ class Waiter:
             await self.conn.close()
 
 
+Submit = Callable[[asyncpg.Connection, int], Awaitable[int]]
+
+
 async def round_trips(
     url: str,
     channel: str,
-    submit: Callable[[asyncpg.Connection, int], Awaitable[int]],
+    submit: Submit,
     clients: int,
     per_client: int,
+    connections: int | None = None,
 ) -> tuple[list[float], float]:
     """Latencies (ms) of `clients` x `per_client` round trips, and the wall time of the run.
 
-    Each connection first makes WARMUP_CALLS untimed round trips, as a game server's pooled
-    connections have: a new session pays once for its PL/Python interpreter and its cached plans
-    (tens of milliseconds; with 50 new sessions at once, a second of queueing on two cores)."""
+    `connections` (default: one per client) are shared by the clients: a client takes a free one
+    for its submit only, then waits for its answer without it, as a game server's few pooled
+    connections serve all its map threads. Each connection first makes WARMUP_CALLS untimed round
+    trips, as a running game server's have: a new session pays once for its PL/Python interpreter
+    and its cached plans (tens of milliseconds; with 50 new sessions at once, a second of queueing
+    on two cores)."""
     waiter = Waiter(channel)
     await waiter.start(url)
-    conns = [await asyncpg.connect(url) for _ in range(clients)]
+    conns = [await asyncpg.connect(url) for _ in range(connections or clients)]
+    free: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+    for conn in conns:
+        free.put_nowait(conn)
     latencies: list[float] = []
 
-    async def client(conn: asyncpg.Connection, index: int, calls: int, timed: bool) -> None:
+    async def client(index: int, calls: int, timed: bool) -> None:
         for i in range(calls):
             started = time.perf_counter()
-            job = await submit(conn, index * per_client + i)
+            conn = await free.get()
+            try:
+                job = await submit(conn, index * per_client + i)
+            finally:
+                free.put_nowait(conn)
             answered = await asyncio.wait_for(waiter.expect(job), timeout=30)
             if timed:
                 latencies.append((answered - started) * 1e3)
 
-    await asyncio.gather(*(client(c, k, WARMUP_CALLS, False) for k, c in enumerate(conns)))
+    await asyncio.gather(*(client(k, WARMUP_CALLS, False) for k in range(max(clients, len(conns)))))
     began = time.perf_counter()
-    await asyncio.gather(*(client(c, k, per_client, True) for k, c in enumerate(conns)))
+    await asyncio.gather(*(client(k, per_client, True) for k in range(clients)))
     wall = time.perf_counter() - began
     for conn in conns:
         await conn.close()
@@ -316,14 +331,21 @@ async def run(quick: bool) -> None:
     worker = start_worker(worker_url)
     try:
         await round_trips(game, "ml_decisions", submit_pack, 1, 50)  # warm-up: sessions, plans
-        for name, clients, per, submit, floor, monsters_per_job in (
-            ("pack of 5, 1 client", 1, n1, submit_pack, floor1, PACK),
-            ("pack of 5, 50 clients", 50, n50, submit_pack, floor50, PACK),
-            ("pack of 5 typed, 50 clients", 50, n50, submit_typed_pack, floor50, PACK),
-            ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, None, BATCH),
-            ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, None, BATCH),
-        ):
-            latencies, wall = await round_trips(game, "ml_decisions", submit, clients, per)
+        # (scenario, clients, round trips per client, submit, floor, monsters per job,
+        # connections the clients share: None for one each)
+        scenarios: list[tuple[str, int, int, Submit, list[float] | None, int, int | None]] = [
+            ("pack of 5, 1 client", 1, n1, submit_pack, floor1, PACK, None),
+            ("pack of 5, 50 clients", 50, n50, submit_pack, floor50, PACK, None),
+            ("pack of 5 typed, 50 clients", 50, n50, submit_typed_pack, floor50, PACK, None),
+            ("pack of 5, 50 clients, 4 conns", 50, n50, submit_pack, floor50, PACK, 4),
+            ("pack of 5 typed, 50 cl., 4 conns", 50, n50, submit_typed_pack, floor50, PACK, 4),
+            ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, None, BATCH, None),
+            ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, None, BATCH, None),
+        ]
+        for name, clients, per, submit, floor, monsters_per_job, connections in scenarios:
+            latencies, wall = await round_trips(
+                game, "ml_decisions", submit, clients, per, connections
+            )
             stats = summarize(latencies)
             jobs_per_s = len(latencies) / wall
             rows.append(
