@@ -114,3 +114,14 @@ def test_a_submit_held_open_is_answered_once_after_its_commit(
             held.commit()
             decisions = collect_decisions(listener, {held_job})
     assert [d["status"] for d in decisions[held_job]] == ["done"]
+
+
+def test_a_dead_idle_worker_is_not_notified(
+    game: Any, worker_db: Any, jobs_listener: Any, admin: Any
+) -> None:
+    """A worker killed while idle leaves `waiting` set; once its heartbeat is stale, submits stop
+    paying for a NOTIFY nobody reads."""
+    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    admin.execute("UPDATE ml.workers SET heartbeat_at = now() - interval '1 minute'")
+    submit(game)
+    assert notified(jobs_listener) == []

@@ -15,7 +15,10 @@ SET search_path = ml, pg_catalog
 AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(hashtext('ml.inference_jobs fence'));
-    IF EXISTS (SELECT 1 FROM ml.workers w WHERE w.waiting AND w.status = 'running') THEN
+    -- A worker killed while idle never clears its flag: only one that still beats counts.
+    IF EXISTS (SELECT 1 FROM ml.workers w
+               WHERE w.waiting AND w.status = 'running'
+                 AND w.heartbeat_at > now() - interval '10 seconds') THEN
         PERFORM pg_notify('ml_jobs', '');
     END IF;
     RETURN NULL;
