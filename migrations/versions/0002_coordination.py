@@ -31,6 +31,7 @@ OBJECTS: list[str] = [
     "functions/graph_time.sql",
     "graph/monster_vertex_id_idx.sql",
     "graph/signals_expires_idx.sql",
+    "functions/all_finite.sql",
     "tables/monsters.sql",
     "tables/pack_maps.sql",
     "tables/signal_sweeps.sql",

@@ -17,6 +17,7 @@ OBJECTS: list[str] = [
     "functions/signal_entries.sql",
     "functions/signal_vectors.sql",
     "functions/pack_keys.sql",
+    "functions/submit_fence_key.sql",
     "functions/wake_idle_workers.sql",
 ]
 #: Modules under plpython/ installed into ml.plpython_modules.

@@ -12,8 +12,7 @@ AS $$
     WHERE CASE
         WHEN NOT pg_input_is_valid(s.literal, 'real[]') THEN true
         ELSE NOT (array_ndims(s.literal::real[]) = 1 AND cardinality(s.literal::real[]) = 64
-                  AND array_position(s.literal::real[], NULL) IS NULL
-                  AND NOT s.literal::real[] && '{NaN,Infinity,-Infinity}'::real[])
+                  AND ml.all_finite(s.literal::real[]))
     END
     ORDER BY e.ord
     LIMIT 1

@@ -18,6 +18,7 @@ SET search_path = ml, pg_catalog
 AS $$
 DECLARE
     n integer := coalesce(cardinality(monster_ids), 0);
+    known constant text[] := '{aggressive,defensive,support,mage,tank,ranged}';
     bad text;
     job_id bigint;
 BEGIN
@@ -39,15 +40,12 @@ BEGIN
         RAISE EXCEPTION 'states must be % x 64 floats, got %', n, coalesce(array_dims(states), 'nothing')
             USING ERRCODE = 'ML004';
     END IF;
-    -- NaN, the infinities and (spelled as NaN by array_replace) nulls, without unnesting.
-    IF array_replace(states, NULL, 'NaN'::real) && '{NaN,Infinity,-Infinity}'::real[] THEN
+    IF NOT ml.all_finite(states) THEN
         RAISE EXCEPTION 'each state must be exactly 64 numbers, all finite (found NaN, infinity or null)'
             USING ERRCODE = 'ML004';
     END IF;
-    IF NOT archetypes <@ '{aggressive,defensive,support,mage,tank,ranged}'::text[] THEN
-        SELECT a INTO bad FROM unnest(archetypes) AS a
-        WHERE a IS NULL OR a NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
-        LIMIT 1;
+    IF NOT archetypes <@ known THEN  -- a null is contained in nothing
+        SELECT a INTO bad FROM unnest(archetypes) AS a WHERE a IS NULL OR a <> ALL (known) LIMIT 1;
         RAISE EXCEPTION 'unknown archetype %', coalesce(quote_literal(bad), 'null')
             USING ERRCODE = '22P02',
                   HINT = 'archetypes: aggressive, defensive, support, mage, tank, ranged';

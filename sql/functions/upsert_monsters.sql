@@ -98,8 +98,7 @@ BEGIN
         SELECT u.i - 1 AS idx INTO problem
         FROM unnest(monsters) WITH ORDINALITY
              AS u(id, mob_id, archetype, map_id, x, y, hp_ratio, leadership_score, state, i)
-        WHERE array_position(u.state, NULL) IS NOT NULL
-           OR u.state && '{NaN,Infinity,-Infinity}'::real[]
+        WHERE NOT ml.all_finite(u.state)
         ORDER BY u.i LIMIT 1;
         RAISE EXCEPTION 'monsters[%]: state must be 64 finite floats (found NaN, infinity or null)',
             problem.idx

@@ -14,7 +14,7 @@ LANGUAGE plpgsql
 SET search_path = ml, pg_catalog
 AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(hashtext('ml.inference_jobs fence'));
+    PERFORM pg_advisory_xact_lock_shared(ml.submit_fence_key());
     -- A worker killed while idle never clears its flag: only one that still beats counts.
     IF EXISTS (SELECT 1 FROM ml.workers w
                WHERE w.waiting AND w.status = 'running'
