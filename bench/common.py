@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from config.settings import load_settings, url_with
 from scripts.migrate import upgrade
 
 BENCH_SQL = Path(__file__).resolve().parent / "sql"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def bench_sql(name: str) -> str:
@@ -63,3 +66,42 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _database_pids() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().split(" ", 2)[1] == "(postgres)":
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+class CpuMeter:
+    """Where a scenario's CPU went: the database's processes, the worker's, the clients' (this
+    process). On two shared cores, throughput is CPU per job; this says whose."""
+
+    def __init__(self, worker_pid: int | None) -> None:
+        self.worker_pid = worker_pid
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        return {
+            "database": sum(_cpu_seconds(p) for p in _database_pids()),
+            "worker": _cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
+            "clients": _cpu_seconds(os.getpid()),
+        }
+
+    def per_job_ms(self, jobs: int) -> dict[str, float]:
+        """CPU milliseconds per job since the meter started, by owner."""
+        end = self._sample()
+        return {k: 1e3 * (end[k] - self.start[k]) / max(jobs, 1) for k in end}

@@ -1,6 +1,6 @@
 """End-to-end decision latency and throughput, as a game server sees them.
 
-    python -m bench.decisions [--quick]
+    python -m bench.decisions [--quick] [--only NAME ...]
 
 In a fresh benchmark database with the production-size actor deployed (hidden 256, GRU) and a real
 `python -m worker`, a game-server client calls `ml.request_pack_actions` for a pack of 5 and waits
@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from bench.common import bench_sql, fresh_database, summarize, table, url_as
+from bench.common import CpuMeter, bench_sql, fresh_database, summarize, table, url_as
 
 DB = "ragnarok_ml_bench"
 PACK = 5
@@ -76,6 +76,8 @@ class Waiter:
 
 
 Submit = Callable[[asyncpg.Connection, int], Awaitable[int]]
+#: Reads a job's answer once notified (a batch too large for a NOTIFY payload is read back).
+Read = Callable[[asyncpg.Connection, int], Awaitable[object]]
 
 
 async def round_trips(
@@ -85,8 +87,11 @@ async def round_trips(
     clients: int,
     per_client: int,
     connections: int | None = None,
-) -> tuple[list[float], float]:
-    """Latencies (ms) of `clients` x `per_client` round trips, and the wall time of the run.
+    worker_pid: int | None = None,
+    read: Read | None = None,
+) -> tuple[list[float], float, dict[str, float]]:
+    """Latencies (ms) of `clients` x `per_client` round trips, the wall time of the run, and the
+    CPU milliseconds per round trip of the database, the worker (`worker_pid`) and the clients.
 
     `connections` (default: one per client) are shared by the clients: a client takes a free one
     for its submit only, then waits for its answer without it, as a game server's few pooled
@@ -111,17 +116,26 @@ async def round_trips(
             finally:
                 free.put_nowait(conn)
             answered = await asyncio.wait_for(waiter.expect(job), timeout=30)
+            if read is not None:
+                conn = await free.get()
+                try:
+                    await read(conn, job)
+                finally:
+                    free.put_nowait(conn)
+                answered = time.perf_counter()
             if timed:
                 latencies.append((answered - started) * 1e3)
 
     await asyncio.gather(*(client(k, WARMUP_CALLS, False) for k in range(max(clients, len(conns)))))
+    meter = CpuMeter(worker_pid)
     began = time.perf_counter()
     await asyncio.gather(*(client(k, per_client, True) for k in range(clients)))
     wall = time.perf_counter() - began
+    cpu = meter.per_job_ms(len(latencies))
     for conn in conns:
         await conn.close()
     await waiter.close()
-    return latencies, wall
+    return latencies, wall, cpu
 
 
 async def echo_worker(url: str, stop: asyncio.Event) -> None:
@@ -264,7 +278,7 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
     )
 
 
-async def run(quick: bool) -> None:
+async def run(quick: bool, only: list[str]) -> None:
     admin = fresh_database(DB)
     game, worker_url = url_as(DB, "ml_user"), url_as(DB, "ml_worker")
     packs = 52  # 260 monsters: a batch of BATCH distinct ones
@@ -314,6 +328,14 @@ async def run(quick: bool) -> None:
     async def submit_typed_batch(conn: asyncpg.Connection, i: int) -> int:
         return int(await conn.fetchval(TYPED_REQUEST, *typed))
 
+    # A batch's answer does not fit in a NOTIFY payload: the game server reads it back, typed
+    # rows for the typed form, the JSON document for the JSON form.
+    async def read_typed(conn: asyncpg.Connection, job: int) -> object:
+        return await conn.fetch("SELECT * FROM ml.decision_actions($1)", job)
+
+    async def read_json(conn: asyncpg.Connection, job: int) -> object:
+        return json.loads(await conn.fetchval("SELECT ml.decision_result($1)::text", job))
+
     echo_payload = json.dumps({"monsters": [{"id": k, "action": 3} for k in range(PACK)]})
 
     async def submit_echo(conn: asyncpg.Connection, i: int) -> int:
@@ -324,27 +346,34 @@ async def run(quick: bool) -> None:
     rows: list[dict[str, object]] = []
     stop = asyncio.Event()
     echo = asyncio.create_task(echo_worker(url_as(DB, "ml_worker"), stop))
-    floor1, _ = await round_trips(game, "bench_echo_done", submit_echo, 1, n1)
-    floor50, floor50_wall = await round_trips(game, "bench_echo_done", submit_echo, 50, n50)
+    floor1, _, _ = await round_trips(game, "bench_echo_done", submit_echo, 1, n1)
+    floor50, floor50_wall, _ = await round_trips(game, "bench_echo_done", submit_echo, 50, n50)
     stop.set()
     await echo
     worker = start_worker(worker_url)
     try:
         await round_trips(game, "ml_decisions", submit_pack, 1, 50)  # warm-up: sessions, plans
-        # (scenario, clients, round trips per client, submit, floor, monsters per job,
-        # connections the clients share: None for one each)
-        scenarios: list[tuple[str, int, int, Submit, list[float] | None, int, int | None]] = [
-            ("pack of 5, 1 client", 1, n1, submit_pack, floor1, PACK, None),
-            ("pack of 5, 50 clients", 50, n50, submit_pack, floor50, PACK, None),
-            ("pack of 5 typed, 50 clients", 50, n50, submit_typed_pack, floor50, PACK, None),
-            ("pack of 5, 50 clients, 4 conns", 50, n50, submit_pack, floor50, PACK, 4),
-            ("pack of 5 typed, 50 cl., 4 conns", 50, n50, submit_typed_pack, floor50, PACK, 4),
-            ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, None, BATCH, None),
-            ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, None, BATCH, None),
-        ]
-        for name, clients, per, submit, floor, monsters_per_job, connections in scenarios:
-            latencies, wall = await round_trips(
-                game, "ml_decisions", submit, clients, per, connections
+        # (scenario, clients, round trips per client, submit, read back, floor, monsters per
+        # job, connections the clients share: None for one each)
+        scenarios: list[
+            tuple[str, int, int, Submit, Read | None, list[float] | None, int, int | None]
+        ] = [
+            ("pack of 5, 1 client", 1, n1, submit_pack, None, floor1, PACK, None),
+            ("pack of 5, 50 clients", 50, n50, submit_pack, None, floor50, PACK, None),
+            ("pack of 5 typed, 50 clients", 50, n50, submit_typed_pack, None, floor50, PACK, None),
+            ("pack of 5, 50 clients, 4 conns", 50, n50, submit_pack, None, floor50, PACK, 4),
+            ("pack of 5 typed, 50 cl., 4 conns", 50, n50, submit_typed_pack, None, floor50, PACK,
+             4),
+            ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, read_typed, None,
+             BATCH, None),
+            ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, read_json, None, BATCH,
+             None),
+        ]  # fmt: skip
+        for name, clients, per, submit, read, floor, monsters_per_job, connections in scenarios:
+            if only and not any(o in name for o in only):
+                continue
+            latencies, wall, cpu = await round_trips(
+                game, "ml_decisions", submit, clients, per, connections, worker.pid, read
             )
             stats = summarize(latencies)
             jobs_per_s = len(latencies) / wall
@@ -358,6 +387,9 @@ async def run(quick: bool) -> None:
                     "jobs/s": jobs_per_s,
                     "decisions/s": jobs_per_s * monsters_per_job,
                     "p50 / floor": stats["p50"] / summarize(floor)["p50"] if floor else "",
+                    "CPU ms/job db": cpu["database"],
+                    "worker": cpu["worker"],
+                    "clients": cpu["clients"],
                 }
             )
         floors: list[tuple[str, list[float], float | None]] = [
@@ -378,16 +410,32 @@ async def run(quick: bool) -> None:
                     "p50 / floor": 1.0,
                 }
             )
-        legacy = await legacy_ticks(game, 1000, 5 if quick else 10, 0.1, gateways=16)
+        legacy = None
+        if not only or any(o in "legacy" for o in only):
+            legacy = await legacy_ticks(game, 1000, 5 if quick else 10, 0.1, gateways=16)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     print(
         table(
             rows,
-            ["scenario", "n", "p50 ms", "p99 ms", "max ms", "jobs/s", "decisions/s", "p50 / floor"],
+            [
+                "scenario",
+                "n",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "jobs/s",
+                "decisions/s",
+                "p50 / floor",
+                "CPU ms/job db",
+                "worker",
+                "clients",
+            ],
         )
     )
+    if legacy is None:
+        return
     print(
         "\nlegacy gateway, 1,000 monsters per tick at 10 ticks/s: "
         f"{legacy['requests']:.0f} requests, "
@@ -401,7 +449,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer round trips (a smoke run)")
-    asyncio.run(run(parser.parse_args().quick))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="run only the scenarios whose name contains one of these (e.g. 'batch', 'legacy')",
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.quick, args.only))
 
 
 if __name__ == "__main__":

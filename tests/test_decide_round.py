@@ -12,7 +12,7 @@ import pytest
 from tests.ctde_helpers import SMALL_HIDDEN, small_export
 from worker.decide import TRADITIONAL_AI, decide_round
 from worker.sessions import ActorPool, open_session
-from worker.store import Answer, ClaimedJob, DeployedModel
+from worker.store import Answer, ClaimedJob, Decisions, DeployedModel
 
 
 def pool_serving(*archetypes: str) -> ActorPool:
@@ -30,28 +30,29 @@ def pool_serving(*archetypes: str) -> ActorPool:
 def job(job_id: int, ids: list[int], archetypes: list[str], seed: int, **bad: Any) -> ClaimedJob:
     rng = np.random.default_rng(seed)
     states = rng.uniform(-1, 1, (len(ids), 64)).astype(np.float32).tolist()
-    signals = np.zeros((len(ids), 32), dtype=np.float32)
-    signals[0, 3] = 0.9
     return ClaimedJob(
         id=job_id,
         kind="pack",
         monster_ids=ids,
         archetypes=archetypes,
         states=bad.get("states", states),
-        signals=signals.tolist(),
+        signal_rows=bad.get("signal_rows", [1]),  # the first monster hears one signal
+        signal_dims=bad.get("signal_dims", [3]),
+        signal_weights=[0.9],
         pack_leader_ids=[ids[0]] * len(ids),
         attempts=1,
         max_attempts=3,
     )
 
 
-def result_of(answer: Answer) -> dict[str, Any]:
-    assert answer.result is not None, answer.error
-    return answer.result
+def decisions_of(answer: Answer) -> Decisions:
+    assert answer.decisions is not None, answer.error
+    return answer.decisions
 
 
-def actions_of(answer: Answer) -> list[tuple[int, int, float]]:
-    return [(a["monster_id"], a["action"], a["confidence"]) for a in result_of(answer)["actions"]]
+def actions_of(answer: Answer) -> list[tuple[int, float]]:
+    decisions = decisions_of(answer)
+    return list(zip(decisions.actions, decisions.confidences, strict=True))
 
 
 def test_each_answer_equals_its_job_answered_alone() -> None:
@@ -66,7 +67,7 @@ def test_each_answer_equals_its_job_answered_alone() -> None:
     for mixed, single in zip(together, alone, strict=True):
         assert mixed.status == single.status == "done"
         assert actions_of(mixed) == actions_of(single)
-        assert result_of(mixed)["coordination_score"] == result_of(single)["coordination_score"]
+        assert decisions_of(mixed).coordination_score == decisions_of(single).coordination_score
 
 
 def test_a_bad_job_fails_alone_and_a_missing_model_gets_the_traditional_ai() -> None:
@@ -75,18 +76,24 @@ def test_a_bad_job_fails_alone_and_a_missing_model_gets_the_traditional_ai() -> 
         job(2, [21], ["tank"], seed=2, states=[[float("nan")] * 64]),
         job(3, [31], ["tank"], seed=3, states=[[0.5] * 63]),
         job(4, [41], ["dragon"], seed=4),
+        job(5, [51], ["tank"], seed=5, signal_dims=[32]),
+        job(6, [61], ["tank"], seed=6, signal_rows=[2]),
     ]
     answers = decide_round(jobs, pool_serving("tank"), 0.7)
-    ok, nan, short, dragon = answers
+    ok, nan, short, dragon, wide, beyond = answers
     assert ok.status == "done"
-    tank, ranged = result_of(ok)["actions"]
-    assert 0 <= tank["action"] < 7
-    assert "reason" not in tank
-    assert ranged["action"] == TRADITIONAL_AI
-    assert ranged["reason"] == "no deployed pack_coordination model for archetype 'ranged'"
+    tank, ranged = decisions_of(ok).actions
+    assert 0 <= tank < 7
+    assert ranged == TRADITIONAL_AI
+    assert decisions_of(ok).reasons == [
+        None,
+        "no deployed pack_coordination model for archetype 'ranged'",
+    ]
     assert (nan.status, nan.error) == ("failed", "state vector contains NaN or infinity")
     assert (short.status, short.error) == ("failed", "state vector must have 64 floats, got 63")
     assert (dragon.status, dragon.error) == ("failed", "unknown archetype 'dragon'")
+    outside = "signal entries outside 1 monsters x 32 dimensions"
+    assert (wide.status, wide.error) == (beyond.status, beyond.error) == ("failed", outside)
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.01])
@@ -94,8 +101,5 @@ def test_the_bonus_goes_to_pack_members_only_at_the_threshold(threshold: float) 
     [answer] = decide_round(
         [job(1, [11, 12], ["tank"] * 2, seed=5)], pool_serving("tank"), threshold
     )
-    rows = result_of(answer)["actions"]
-    score = result_of(answer)["coordination_score"]
-    expected = score if threshold <= score else 0.0
-    assert [r["coordination_bonus"] for r in rows] == [expected, expected]
-    assert [r["coordinated"] for r in rows] == [threshold <= score] * 2
+    decisions = decisions_of(answer)
+    assert decisions.coordinated == [threshold <= decisions.coordination_score] * 2

@@ -1,6 +1,7 @@
 """What a decision job is enriched with at submit time, set-based: ml.signal_vectors (one
-PL/Python call per request) gives exactly what ml.signal_vector gives monster by monster, and
-ml.pack_keys names each monster's pack as the job records it."""
+PL/Python call per request) gives exactly what ml.signal_vector gives monster by monster, the
+queue row carries the non-zero entries of those vectors, and ml.pack_keys names each monster's
+pack as the job records it."""
 
 from __future__ import annotations
 
@@ -58,3 +59,35 @@ def test_pack_keys_of_an_unknown_monster_raise_or_are_null(admin: Any, game: Any
         admin.execute("SELECT ml.pack_keys(ARRAY[1001, 424242], true)")
     keys = admin.execute("SELECT ml.pack_keys(ARRAY[1001, 424242], false)").fetchone()[0]
     assert keys == [1001, None]
+
+
+def dense(n: int, rows: list[int], dims: list[int], weights: list[float]) -> list[list[float]]:
+    vectors = [[0.0] * 32 for _ in range(n)]
+    for row, dim, weight in zip(rows, dims, weights, strict=True):
+        vectors[row - 1][dim] = weight
+    return vectors
+
+
+def test_a_job_carries_the_non_zero_entries_of_its_monsters_signal_vectors(
+    admin: Any, game: Any
+) -> None:
+    game.execute("SELECT ml.send_attack_target_signal(1001, 7, 0.9, ARRAY[1002, 1003])")
+    game.execute("SELECT ml.send_retreat_signal(1002, 90, 90, 'low hp', ARRAY[1001, 1003])")
+    order = [1003, 1001, 1002]
+    game.execute(
+        "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])",
+        (order, ["tank"] * 3, [[0.5] * 64 for _ in order]),
+    )
+    game.execute(  # the legacy gateway: one job per request
+        "INSERT INTO ai_requests (monster_id, mob_id, archetype, state_vector, map_id, position_x, "
+        "position_y, hp_ratio, sp_ratio, status, priority) "
+        "VALUES (1003, 1002, 'tank', ARRAY[0.5]::REAL[], 1, 150, 200, 0.8, 0.5, 'pending', 5)"
+    )
+    expected = game.execute("SELECT ml.signal_vectors(%s)", (order,)).fetchone()[0]
+    (n, *entries), (_, *gateway) = admin.execute(
+        "SELECT cardinality(monster_ids), signal_rows, signal_dims, signal_weights "
+        "FROM ml.inference_jobs ORDER BY id"
+    ).fetchall()
+    assert dense(n, *entries) == expected
+    assert dense(1, *gateway) == expected[:1]
+    assert 0 < len(entries[0]) < 3 * 32  # only the non-zero entries

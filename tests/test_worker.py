@@ -53,9 +53,40 @@ def test_pack_decision_arrives_on_ml_decisions_and_in_the_table(
         assert 0.0 < action["confidence"] <= 1.0
         assert isinstance(action["coordinated"], bool)
     assert 0.0 <= note["coordination_score"] <= 1.0
+    for action in note["actions"]:  # the job's score for the coordinated, else nothing
+        expected = note["coordination_score"] if action["coordinated"] else 0.0
+        assert action["coordination_bonus"] == expected
     stored = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()[0]
     assert stored["actions"] == note["actions"]
     assert stored["status"] == "done"
+    # The same answer as typed rows, in the order of the request.
+    typed = game.execute("SELECT * FROM ml.decision_actions(%s)", (job,)).fetchall()
+    assert [
+        {"monster_id": m, "action": a, "confidence": pytest.approx(c), "coordinated": k,
+         "coordination_bonus": pytest.approx(b)}
+        for m, a, c, k, b, _reason in typed
+    ] == note["actions"]  # fmt: skip
+
+
+def test_a_batch_too_large_to_notify_is_announced_and_read_back(
+    db_url: str, worker_url: str, game: Any, listener: Any
+) -> None:
+    """A NOTIFY payload holds about 80 answers: a batch of 120 is announced with "truncated",
+    and read in full with ml.decision_result or ml.decision_actions."""
+    deploy_actor(db_url, "aggressive", "1.0")
+    batch = list(range(2001, 2121))
+    for k in range(0, len(batch), 5):  # 24 packs of 5, each on its own map
+        sync_pack(game, batch[k : k + 5], "aggressive", map_id=k)
+    with worker_process(worker_url):
+        job = request_pack(game, batch, "aggressive")
+        note = collect_decisions(listener, {job})[job][0]
+    assert note == {"job_id": job, "status": "done", "truncated": True}
+    stored = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()[0]
+    assert [a["monster_id"] for a in stored["actions"]] == batch
+    typed = game.execute(
+        "SELECT monster_id, action FROM ml.decision_actions(%s)", (job,)
+    ).fetchall()
+    assert typed == [(a["monster_id"], a["action"]) for a in stored["actions"]]
 
 
 def test_archetype_without_model_gets_traditional_ai_with_reason(
@@ -212,3 +243,6 @@ def test_unknown_job_and_cancel(game: Any) -> None:
     assert game.execute("SELECT ml.cancel_decision(%s)", (job,)).fetchone() == (False,)
     result = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()[0]
     assert result["status"] == "cancelled"
+    assert game.execute("SELECT * FROM ml.decision_actions(%s)", (job,)).fetchall() == []
+    with pytest.raises(psycopg.errors.NoDataFound, match="no decision job 424242"):
+        game.execute("SELECT * FROM ml.decision_actions(424242)")

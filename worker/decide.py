@@ -15,7 +15,7 @@ import numpy as np
 
 from plpython import coordination
 from worker.sessions import SIGNAL_DIM, STATE_DIM, ActorPool
-from worker.store import Answer, ClaimedJob
+from worker.store import Answer, ClaimedJob, Decisions
 
 TRADITIONAL_AI = 255
 ARCHETYPES = frozenset({"aggressive", "defensive", "support", "mage", "tank", "ranged"})
@@ -43,19 +43,35 @@ def parse_job(job: ClaimedJob) -> ParsedJob:
         raise BadJobError(f"unknown archetype {unknown[0]!r}")
     try:
         states = np.asarray(job.states, dtype=np.float32)
-        signals = np.asarray(job.signals, dtype=np.float32)
+        rows = np.asarray(job.signal_rows, dtype=np.int64)
+        dims = np.asarray(job.signal_dims, dtype=np.int64)
+        weights = np.asarray(job.signal_weights, dtype=np.float32)
     except (ValueError, TypeError) as exc:
         raise BadJobError(f"state or signal arrays are ragged: {exc}") from exc
     if states.shape != (n, STATE_DIM):
         width = states.shape[-1] if states.ndim == 2 else states.size
         raise BadJobError(f"state vector must have {STATE_DIM} floats, got {width}")
-    if signals.shape != (n, SIGNAL_DIM):
-        raise BadJobError(f"signal vectors must be {n} x {SIGNAL_DIM}, got {signals.shape}")
     if not np.isfinite(states).all():
         raise BadJobError("state vector contains NaN or infinity")
-    if not np.isfinite(signals).all():
+    return ParsedJob(job, states, dense_signals(n, rows, dims, weights))
+
+
+def dense_signals(n: int, rows: np.ndarray, dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The (n, 32) signal vectors from their non-zero entries (rows 1-based, dims 0-31)."""
+    if not rows.shape == dims.shape == weights.shape or rows.ndim != 1:
+        raise BadJobError(
+            f"signal entries must be three arrays of one length, got {rows.shape}, "
+            f"{dims.shape}, {weights.shape}"
+        )
+    if rows.size and (
+        rows.min() < 1 or rows.max() > n or dims.min() < 0 or dims.max() >= SIGNAL_DIM
+    ):
+        raise BadJobError(f"signal entries outside {n} monsters x {SIGNAL_DIM} dimensions")
+    if not np.isfinite(weights).all():
         raise BadJobError("signal vector contains NaN or infinity")
-    return ParsedJob(job, states, signals)
+    signals = np.zeros((n, SIGNAL_DIM), dtype=np.float32)
+    signals[rows - 1, dims] = weights
+    return signals
 
 
 def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> list[Answer]:
@@ -104,25 +120,25 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             confidence[rows] = probs[np.arange(len(rows)), chosen]
             versions[archetype] = actor.version
 
-    elapsed_ms = (time.perf_counter() - started) * 1000.0
-    # Python lists once for the whole round: the per-monster loop below reads plain ints/floats.
+    elapsed_ms = round((time.perf_counter() - started) * 1000.0, 3)
+    # Python lists once for the whole round: the per-job work below slices plain ints/floats.
     all_actions = actions.tolist()
-    all_confidence = np.round(confidence.astype(np.float64), 6).tolist()
+    all_confidence = confidence.tolist()
     for j, p in enumerate(parsed):
         lo, hi = int(offsets[j]), int(offsets[j + 1])
         if failed_rows[lo:hi].any():
             failed = next(a for a in p.job.archetypes if a in failures)
             answers[p.job.id] = Answer(p.job.id, "failed", None, failures[failed])
             continue
-        job_reasons = {row - lo: reasons[row] for row in range(lo, hi) if row in reasons}
+        job_reasons = [reasons.get(row) for row in range(lo, hi)] if reasons else None
         answers[p.job.id] = Answer(
             p.job.id,
             "done",
-            build_result(
+            build_decisions(
                 p,
                 all_actions[lo:hi],
                 all_confidence[lo:hi],
-                job_reasons,
+                job_reasons if job_reasons and any(job_reasons) else None,
                 versions,
                 threshold,
                 elapsed_ms,
@@ -132,15 +148,15 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
     return [answers[job.id] for job in jobs]
 
 
-def build_result(
+def build_decisions(
     parsed: ParsedJob,
     actions: list[int],
     confidence: list[float],
-    reasons: dict[int, str],
+    reasons: list[str | None] | None,
     versions: dict[str, str],
     threshold: float,
     elapsed_ms: float,
-) -> dict[str, object]:
+) -> Decisions:
     job = parsed.job
     # The seed's score over this job's monsters: live signals, pack coverage, leader present,
     # diversity of the actions chosen (255 counts as one more "action": the traditional AI).
@@ -152,27 +168,17 @@ def build_result(
         actions=actions,
         threshold=threshold,
     )
-    score, bonus_applies = scored.score, scored.bonus
-    bonus = round(score, 6)
-    rows: list[dict[str, object]] = []
-    for i, (monster, action, conf, leader) in enumerate(
-        zip(job.monster_ids, actions, confidence, job.pack_leader_ids, strict=True)
-    ):
-        coordinated = bonus_applies and leader is not None and action != TRADITIONAL_AI
-        entry: dict[str, object] = {
-            "monster_id": monster,
-            "action": action,
-            "confidence": conf,
-            "coordinated": coordinated,
-            "coordination_bonus": bonus if coordinated else 0.0,
-        }
-        if i in reasons:
-            entry["reason"] = reasons[i]
-        rows.append(entry)
     versions_used = sorted({versions[a] for a in job.archetypes if a in versions})
-    return {
-        "actions": rows,
-        "coordination_score": bonus,
-        "model_version": ",".join(versions_used) or None,
-        "inference_ms": round(elapsed_ms, 3),
-    }
+    return Decisions(
+        actions=actions,
+        confidences=confidence,
+        # The bonus goes to the pack's members that act on the model's choice.
+        coordinated=[
+            scored.bonus and leader is not None and action != TRADITIONAL_AI
+            for action, leader in zip(actions, job.pack_leader_ids, strict=True)
+        ],
+        reasons=reasons,
+        coordination_score=scored.score,
+        model_version=",".join(versions_used) or None,
+        inference_ms=elapsed_ms,
+    )

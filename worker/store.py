@@ -6,7 +6,6 @@ query from sql/queries/ with bind parameters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,19 +26,36 @@ class ClaimedJob:
     monster_ids: list[int]
     archetypes: list[str]
     states: np.ndarray | list[Any]  # n x 64
-    signals: np.ndarray | list[Any]  # n x 32
+    # The non-zero entries of the signal vectors: monster_ids[signal_rows[i] - 1] has
+    # signal_weights[i] in dimension signal_dims[i] (0-31).
+    signal_rows: list[int]
+    signal_dims: list[int]
+    signal_weights: np.ndarray | list[float]
     pack_leader_ids: list[int | None]
     attempts: int
     max_attempts: int
 
 
 @dataclass(frozen=True)
+class Decisions:
+    """A job's answer, per monster in the order of its request."""
+
+    actions: list[int]  # pack action 0-6, or 255: use the traditional AI
+    confidences: list[float]
+    coordinated: list[bool]
+    reasons: list[str | None] | None  # why a monster got 255; None when every monster has a model
+    coordination_score: float
+    model_version: str | None
+    inference_ms: float
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What the worker writes back for one job."""
+    """What the worker writes back for one job: its decisions, or why it failed."""
 
     job_id: int
     status: str  # 'done' or 'failed'
-    result: dict[str, Any] | None
+    decisions: Decisions | None
     error: str | None
 
 
@@ -89,7 +105,9 @@ class AsyncpgJobStore:
                 monster_ids=list(r["monster_ids"]),
                 archetypes=list(r["archetypes"]),
                 states=float4_array(r["states"]),
-                signals=float4_array(r["signals"]),
+                signal_rows=list(r["signal_rows"]),
+                signal_dims=list(r["signal_dims"]),
+                signal_weights=float4_array(r["signal_weights"]),
                 pack_leader_ids=list(r["pack_leader_ids"]),
                 attempts=r["attempts"],
                 max_attempts=r["max_attempts"],
@@ -98,15 +116,41 @@ class AsyncpgJobStore:
         ]
 
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int:
+        """Write a round's answers in one statement; returns how many jobs it answered."""
         if not answers:
             return 0
+        # Every job's per-monster values back to back, each job's slice given by (lo, n).
+        lo, n = [], []
+        actions: list[int] = []
+        confidences: list[float] = []
+        coordinated: list[bool] = []
+        reasons: list[str | None] = []
+        for a in answers:
+            d = a.decisions
+            lo.append(len(actions) + 1)
+            n.append(0 if d is None else len(d.actions))
+            if d is not None:
+                actions += d.actions
+                confidences += d.confidences
+                coordinated += d.coordinated
+                reasons += d.reasons or [None] * len(d.actions)
+        decided = [a.decisions for a in answers]
         row = await self.conn.fetchrow(
             query("complete_inference_jobs"),
             worker_id,
             [a.job_id for a in answers],
             [a.status for a in answers],
-            [None if a.result is None else json.dumps(a.result) for a in answers],
             [a.error for a in answers],
+            lo,
+            n,
+            [None if d is None else d.coordination_score for d in decided],
+            [None if d is None else d.model_version for d in decided],
+            [None if d is None else d.inference_ms for d in decided],
+            [d is not None and d.reasons is not None for d in decided],
+            actions,
+            confidences,
+            coordinated,
+            reasons,
         )
         return int(row["finished"])
 

@@ -1,5 +1,6 @@
 -- drop: DROP FUNCTION IF EXISTS ml.decision_result(bigint);
--- The stored answer of a decision job, the same JSON as its ml_decisions notification:
+-- The stored answer of a decision job, the same JSON as its ml_decisions notification
+-- (ml.decision_json):
 --   {"job_id", "status", "actions": [{"monster_id", "action", "confidence", "coordinated",
 --    "coordination_bonus"}], "coordination_score", "error"}
 -- While the job is pending or running, "actions" is absent. Unknown job: P0002.
@@ -12,11 +13,12 @@ AS $$
 DECLARE
     answer jsonb;
 BEGIN
-    SELECT jsonb_build_object('job_id', j.id, 'status', j.status, 'error', j.error)
-           || coalesce(j.result, '{}'::jsonb)
+    SELECT ml.decision_json(j.id, j.status, j.error, j.monster_ids, j.actions, j.confidences,
+                            j.coordinated, j.reasons, j.coordination_score, j.model_version,
+                            j.inference_ms)
     INTO answer
     FROM ml.inference_jobs j
-    WHERE j.id = job_id AND j.kind = 'pack';
+    WHERE j.id = decision_result.job_id AND j.kind = 'pack';
     IF answer IS NULL THEN
         RAISE EXCEPTION 'no decision job %', job_id USING ERRCODE = 'P0002';
     END IF;

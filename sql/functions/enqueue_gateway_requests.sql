@@ -4,7 +4,7 @@
 -- pack requests. Nothing here may raise on the gateway's data: a malformed request is stored as it
 -- came and answered by the worker with action 255 and the reason; a monster the product has not
 -- seen gets 32 zero signals and no pack. Pack keys and signal vectors are resolved for the whole
--- statement at once (ml.pack_keys, ml.signal_vectors), as for a pack request.
+-- statement at once (ml.pack_keys, ml.signal_entries), as for a pack request.
 CREATE FUNCTION ml.enqueue_gateway_requests() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -16,17 +16,22 @@ BEGIN
     ), batch AS (
         SELECT array_agg(q.monster_id ORDER BY q.i) AS ids FROM requests q
     ), context AS (
-        SELECT ml.signal_vectors(b.ids) AS signals, ml.pack_keys(b.ids, false) AS keys FROM batch b
+        SELECT e.rows, e.dims, e.weights, ml.pack_keys(b.ids, false) AS keys
+        FROM batch b, ml.signal_entries(b.ids) AS e
     )
     INSERT INTO ml.inference_jobs
-        (kind, priority, monster_ids, archetypes, states, signals, pack_leader_ids, gateway_request_id)
+        (kind, priority, monster_ids, archetypes, states, signal_rows, signal_dims, signal_weights,
+         pack_leader_ids, gateway_request_id)
     SELECT 'gateway',
            least(greatest(r.priority, 1), 10),
            ARRAY[r.monster_id],
            ARRAY[r.archetype::text],
            CASE WHEN cardinality(r.state_vector) = 0 THEN '{}'::real[]
                 ELSE ARRAY[r.state_vector] END,
-           c.signals[r.i:r.i][1:32],
+           -- request i's entries of the batch's, as the entries of a one-monster job
+           ARRAY(SELECT 1 FROM unnest(c.rows) AS u(k) WHERE u.k = r.i),
+           ARRAY(SELECT u.d FROM unnest(c.rows, c.dims) AS u(k, d) WHERE u.k = r.i),
+           ARRAY(SELECT u.w FROM unnest(c.rows, c.weights) AS u(k, w) WHERE u.k = r.i),
            ARRAY[c.keys[r.i]],
            r.request_id
     FROM requests r, context c;

@@ -54,11 +54,14 @@ BEGIN
         RAISE EXCEPTION 'a monster appears twice in one request' USING ERRCODE = '23505';
     END IF;
 
-    -- Pack membership (P0002 for a monster the game server never synced) and each monster's
-    -- signal vector, set-based: one statement and one PL/Python call for the whole request.
-    INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states, signals, pack_leader_ids)
-    VALUES ('pack', priority, monster_ids, archetypes, states,
-            ml.signal_vectors(monster_ids), ml.pack_keys(monster_ids, true))
+    -- Pack membership (P0002 for a monster the game server never synced) and the non-zero
+    -- entries of the monsters' signal vectors, set-based: one statement and one PL/Python call
+    -- for the whole request.
+    INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states,
+                                   signal_rows, signal_dims, signal_weights, pack_leader_ids)
+    SELECT 'pack', priority, monster_ids, archetypes, states,
+           e.rows, e.dims, e.weights, ml.pack_keys(monster_ids, true)
+    FROM ml.signal_entries(monster_ids) AS e
     RETURNING id INTO job_id;
     RETURN job_id;
 END;

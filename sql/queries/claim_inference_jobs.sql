@@ -19,7 +19,8 @@ WITH claimed AS (
     -- The floats in their binary send format: the worker reads them with one numpy call
     -- (worker/pgarrays.py) instead of one Python float each.
     RETURNING j.id, j.kind, j.monster_ids, j.archetypes, array_send(j.states) AS states,
-              array_send(j.signals) AS signals, j.pack_leader_ids, j.attempts, j.max_attempts
+              j.signal_rows, j.signal_dims, array_send(j.signal_weights) AS signal_weights,
+              j.pack_leader_ids, j.attempts, j.max_attempts
 ), awake AS (
     UPDATE ml.workers SET waiting = false
     WHERE worker_id = $1 AND waiting AND EXISTS (SELECT 1 FROM claimed)

@@ -1,28 +1,42 @@
 -- Write a round's answers in one statement: job rows, gateway responses, gateway request status and
 -- the ml_decisions notifications. Only jobs still running under this worker ($1) are answered, so a
 -- worker that lost its lease (and whose jobs were re-queued) can never answer a job a second time.
--- $2 ids, $3 statuses ('done' | 'failed'), $4 results (jsonb), $5 errors.
+-- Per job: $2 ids, $3 statuses ('done' | 'failed'), $4 errors, $5 its first monster's position in
+-- the per-monster arrays and $6 how many it has (0 when it failed), $7 coordination scores,
+-- $8 model versions, $9 inference times (ms), $10 whether it has reasons. Per monster, every job's
+-- monsters back to back: $11 actions, $12 confidences, $13 coordinated, $14 reasons.
 WITH answers AS (
-    SELECT * FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[])
-        AS a(id, status, result, error)
+    SELECT a.*,
+           CASE WHEN a.n > 0 THEN $11::smallint[] END AS all_actions,
+           CASE WHEN a.n > 0 THEN $12::real[] END AS all_confidences,
+           CASE WHEN a.n > 0 THEN $13::boolean[] END AS all_coordinated,
+           CASE WHEN a.n > 0 AND a.with_reasons THEN $14::text[] END AS all_reasons
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::real[],
+                $8::text[], $9::real[], $10::boolean[])
+        AS a(id, status, error, lo, n, score, version, ms, with_reasons)
 ), finished AS (
     UPDATE ml.inference_jobs AS j
-    SET status = a.status, result = a.result, error = a.error, finished_at = clock_timestamp()
+    SET status = a.status, error = a.error, finished_at = clock_timestamp(),
+        actions = a.all_actions[a.lo:a.lo + a.n - 1],
+        confidences = a.all_confidences[a.lo:a.lo + a.n - 1],
+        coordinated = a.all_coordinated[a.lo:a.lo + a.n - 1],
+        reasons = a.all_reasons[a.lo:a.lo + a.n - 1],
+        coordination_score = a.score, model_version = a.version, inference_ms = a.ms
     FROM answers AS a
     WHERE j.id = a.id AND j.worker_id = $1 AND j.status = 'running'
-    RETURNING j.id, j.kind, j.gateway_request_id, j.status, j.result, j.error
+    RETURNING j.id, j.kind, j.gateway_request_id, j.status, j.error, j.monster_ids, j.actions,
+              j.confidences, j.coordinated, j.reasons, j.coordination_score, j.model_version,
+              j.inference_ms
 ), responses AS (
     INSERT INTO ml.ai_responses (request_id, action_id, confidence, model_version, inference_time_ms, reason)
     SELECT f.gateway_request_id,
            coalesce(m.legacy_action, 255),
-           CASE WHEN m.legacy_action IS NULL THEN 0
-                ELSE (f.result -> 'actions' -> 0 ->> 'confidence')::real END,
-           f.result ->> 'model_version',
-           (f.result ->> 'inference_ms')::real,
-           coalesce(f.error, f.result -> 'actions' -> 0 ->> 'reason')
+           CASE WHEN m.legacy_action IS NULL THEN 0 ELSE f.confidences[1] END,
+           f.model_version,
+           f.inference_ms,
+           coalesce(f.error, f.reasons[1])
     FROM finished AS f
-    LEFT JOIN ml.legacy_action_map AS m
-        ON f.status = 'done' AND m.pack_action = (f.result -> 'actions' -> 0 ->> 'action')::integer
+    LEFT JOIN ml.legacy_action_map AS m ON f.status = 'done' AND m.pack_action = f.actions[1]
     WHERE f.kind = 'gateway'
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
@@ -33,7 +47,10 @@ WITH answers AS (
     WHERE q.request_id = f.gateway_request_id AND q.status = 'pending'
     RETURNING q.request_id
 ), notified AS (
-    SELECT pg_notify('ml_decisions', ml.decision_payload(f.id, f.status, f.result, f.error))
+    SELECT pg_notify('ml_decisions',
+                     ml.decision_payload(f.id, f.status, f.error, f.monster_ids, f.actions,
+                                         f.confidences, f.coordinated, f.reasons,
+                                         f.coordination_score, f.model_version, f.inference_ms))
     FROM finished AS f
     WHERE f.kind = 'pack'
 )

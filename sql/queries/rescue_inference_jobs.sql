@@ -21,7 +21,8 @@ WITH stale AS (
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
 ), dead_pack AS (
-    SELECT pg_notify('ml_decisions', ml.decision_payload(id, status, NULL, error))
+    SELECT pg_notify('ml_decisions', ml.decision_payload(id, status, error, NULL, NULL, NULL, NULL,
+                                                         NULL, NULL, NULL, NULL))
     FROM stale WHERE kind = 'pack' AND status = 'dead'
 ), wake AS (
     SELECT pg_notify('ml_jobs', '') WHERE EXISTS (SELECT 1 FROM stale WHERE status = 'pending')

@@ -19,6 +19,8 @@ CREATE TABLE ml.ai_requests (
     priority     integer NOT NULL DEFAULT 5,
     created_at   timestamptz NOT NULL DEFAULT now()
 ) WITH (autovacuum_analyze_scale_factor = 0.5);  -- as ml.inference_jobs: analyzed early, then rarely
+-- No element statistics for the state floats (as ml.inference_jobs says why).
+ALTER TABLE ml.ai_requests ALTER COLUMN state_vector SET STATISTICS 0;
 CREATE INDEX ai_requests_pending_idx ON ml.ai_requests (priority, request_id) WHERE status = 'pending';
 
 -- The gateway inserts, reads back, and may only mark its own request as timed out.

@@ -1,0 +1,29 @@
+"""Typed answers: the worker writes arrays, the JSON is built when read; sparse signal entries.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-30
+"""
+
+from migrations.objects import downgrade_objects, upgrade_objects
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+#: Object files under sql/, in the order they are created (dropped in reverse).
+OBJECTS: list[str] = [
+    "functions/decision_json.sql",
+    "functions/decision_actions.sql",
+]
+#: Modules under plpython/ installed into ml.plpython_modules.
+PLPYTHON_MODULES: list[str] = []
+
+
+def upgrade() -> None:
+    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+
+
+def downgrade() -> None:
+    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
