@@ -1,6 +1,7 @@
-"""Who is woken by a new decision job: NOTIFY ml_jobs goes out only while a worker says it is idle
-(ml.workers.waiting), and a claim that finds jobs takes the worker off that list. The fence a
-worker takes before its last look at the queue waits for submits still in flight."""
+"""Who is woken by a new decision job: NOTIFY ml_jobs goes out only while a worker is idle
+(ml.workers.waiting): a claim that finds nothing puts the worker on that list, one that finds jobs
+takes it off. The fence a worker takes before its last look at the queue waits for submits still in
+flight."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def worker_db(worker_url: str) -> Any:
         yield conn
 
 
+def go_idle(worker_db: psycopg.Connection[Any]) -> None:
+    """The worker's claim on an empty queue: it finds nothing and is marked idle."""
+    assert worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall() == []
+
+
 def submit(game: psycopg.Connection[Any]) -> None:
     game.execute(REQUEST, (PACK, ["tank"] * 2, [[0.5] * 64 for _ in PACK]))
 
@@ -62,7 +68,9 @@ def test_no_notify_while_every_worker_is_busy(
 def test_an_idle_worker_is_notified_and_its_claim_makes_it_busy_again(
     game: Any, worker_db: Any, jobs_listener: Any
 ) -> None:
-    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    go_idle(worker_db)
+    waiting = worker_db.execute("SELECT waiting FROM ml.workers WHERE worker_id = 'w-idle'")
+    assert waiting.fetchone() == (True,)
     submit(game)
     assert notified(jobs_listener) == ["ml_jobs"]
     claimed = worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()
@@ -74,7 +82,7 @@ def test_an_idle_worker_is_notified_and_its_claim_makes_it_busy_again(
 
 
 def test_a_stopped_worker_is_not_waiting(worker_db: Any) -> None:
-    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    go_idle(worker_db)
     worker_db.execute(query("heartbeat"), ("w-idle", 0, "stopped"))
     waiting = worker_db.execute("SELECT waiting FROM ml.workers WHERE worker_id = 'w-idle'")
     assert waiting.fetchone() == (False,)
@@ -88,7 +96,7 @@ def test_the_fence_is_not_clear_while_a_submit_is_in_flight(game_url: str, worke
         sync_pack(slow, PACK, "tank")
         slow.commit()
         submit(slow)  # inserted, fence held shared, not committed
-        worker_db.execute(query("announce_waiting"), ("w-idle",))
+        go_idle(worker_db)  # its job is not committed: the claim does not see it
         assert worker_db.execute(query("fence_submits")).fetchone() == (False,)
         assert worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall() == []
         slow.commit()
@@ -121,7 +129,7 @@ def test_a_dead_idle_worker_is_not_notified(
 ) -> None:
     """A worker killed while idle leaves `waiting` set; once its heartbeat is stale, submits stop
     paying for a NOTIFY nobody reads."""
-    worker_db.execute(query("announce_waiting"), ("w-idle",))
+    go_idle(worker_db)
     admin.execute("UPDATE ml.workers SET heartbeat_at = now() - interval '1 minute'")
     submit(game)
     assert notified(jobs_listener) == []

@@ -116,7 +116,6 @@ class InferenceWorker:
     # --- loops ------------------------------------------------------------------------------
     async def _serve(self, store: AsyncpgJobStore) -> None:
         settings = self.settings
-        announced = False  # marked idle in ml.workers since the last claim that found jobs
         while not self.stopping.is_set():
             if self.reload_wanted:
                 self.reload_wanted = False
@@ -127,14 +126,11 @@ class InferenceWorker:
             self.wake.clear()
             jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
             if not jobs:
-                # Busy workers get no NOTIFY (ml.wake_idle_workers): say we are idle, then look
-                # once more before sleeping, for jobs submitted while we were saying it.
-                if not announced:
-                    await store.announce_waiting(settings.worker_id)
-                    announced = True
+                # Busy workers get no NOTIFY (ml.wake_idle_workers); the empty claim has just
+                # marked this one idle: look once more before sleeping, for jobs submitted while
+                # it was marking.
                 jobs = await self._last_look(store)
             if jobs:
-                announced = False  # the claim cleared ml.workers.waiting
                 answers = decide_round(jobs, self.pool, self.threshold)
                 try:
                     self.stats.jobs_done += await store.complete(settings.worker_id, answers)

@@ -78,7 +78,6 @@ class DeployedModel:
 class JobStore(Protocol):
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]: ...
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int: ...
-    async def announce_waiting(self, worker_id: str) -> None: ...
     async def fence_clear(self) -> bool: ...
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None: ...
     async def rescue(self, lease_s: float) -> tuple[int, int]: ...
@@ -97,6 +96,7 @@ class AsyncpgJobStore:
         self.conn = conn
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
+        """Claim up to `limit` pending jobs; an empty claim marks the worker idle."""
         rows = await self.conn.fetch(query("claim_inference_jobs"), worker_id, limit)
         return [
             ClaimedJob(
@@ -153,10 +153,6 @@ class AsyncpgJobStore:
             reasons,
         )
         return int(row["finished"])
-
-    async def announce_waiting(self, worker_id: str) -> None:
-        """Mark the worker idle: new jobs NOTIFY it from now on."""
-        await self.conn.execute(query("announce_waiting"), worker_id)
 
     async def fence_clear(self) -> bool:
         """Whether every submit that may have missed the idle mark has committed, so that a

@@ -1,6 +1,9 @@
 -- Claim every pending decision job (up to $2) for worker $1 in one statement. SKIP LOCKED lets
--- workers side by side claim disjoint sets without waiting on each other. A worker that claims
--- something is no longer idle: new jobs stop notifying it (ml.wake_idle_workers).
+-- workers side by side claim disjoint sets without waiting on each other. The claim also says
+-- whether the worker is idle (ml.workers.waiting, read by ml.wake_idle_workers): one that found
+-- jobs is busy and gets no NOTIFY; one that found none is about to sleep, and from the commit of
+-- this statement on, new jobs NOTIFY it (a separate statement before cost each idle worker one
+-- more round trip between its last answer and its sleep).
 WITH claimed AS (
     UPDATE ml.inference_jobs AS j
     SET status = 'running',
@@ -21,8 +24,11 @@ WITH claimed AS (
     RETURNING j.id, j.kind, j.monster_ids, j.archetypes, array_send(j.states) AS states,
               j.signal_rows, j.signal_dims, array_send(j.signal_weights) AS signal_weights,
               j.pack_leader_ids, j.attempts, j.max_attempts
-), awake AS (
-    UPDATE ml.workers SET waiting = false
-    WHERE worker_id = $1 AND waiting AND EXISTS (SELECT 1 FROM claimed)
+), idle AS (
+    SELECT NOT EXISTS (SELECT 1 FROM claimed) AS idle
+), marked AS (
+    UPDATE ml.workers AS w SET waiting = i.idle
+    FROM idle AS i
+    WHERE w.worker_id = $1 AND w.waiting IS DISTINCT FROM i.idle AND w.status = 'running'
 )
 SELECT * FROM claimed
