@@ -21,7 +21,9 @@ CREATE TABLE ml.ai_requests (
 ) WITH (autovacuum_analyze_scale_factor = 0.5);  -- as ml.inference_jobs: analyzed early, then rarely
 -- No element statistics for the state floats (as ml.inference_jobs says why).
 ALTER TABLE ml.ai_requests ALTER COLUMN state_vector SET STATISTICS 0;
-CREATE INDEX ai_requests_pending_idx ON ml.ai_requests (priority, request_id) WHERE status = 'pending';
+-- No index on status: nothing looks requests up by it (the worker claims from ml.inference_jobs),
+-- and one made the worker's answer join every pending request to every answered one (a plan that
+-- grows with the backlog) and every status change a non-HOT update.
 
 -- The gateway inserts, reads back, and may only mark its own request as timed out.
 GRANT SELECT, INSERT ON ml.ai_requests TO ml_user;
