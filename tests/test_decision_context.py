@@ -20,9 +20,27 @@ def game(game_url: str) -> Any:
         yield conn
 
 
-def test_signal_vectors_equal_the_one_monster_function_row_by_row(game: Any) -> None:
+def test_signal_vectors_equal_the_one_monster_function_row_by_row(game: Any, admin: Any) -> None:
+    """The batch reads each edge's encoding, stored when it was sent; ml.signal_vector runs the
+    encoder over the edges: every kind of signal, several on one dimension (the strongest wins),
+    and an edge made by hand without its encoding (encoded by the same module on the way)."""
     game.execute("SELECT ml.send_attack_target_signal(1001, 7, 0.9, ARRAY[1002, 1003])")
+    game.execute(  # the same dimension as the first for 1003, weaker (priority 6)
+        "SELECT ml.broadcast_signal(1002, 'attack_target', "
+        '\'{"target_id": 8, "threat": 0.95}\', ARRAY[1003], 6)'
+    )
     game.execute("SELECT ml.send_retreat_signal(1002, 90, 90, 'low hp', ARRAY[1001, 1003])")
+    game.execute("SELECT ml.send_formation_command(1001, 'v_formation', NULL, ARRAY[1002])")
+    game.execute("SELECT ml.send_help_request(1003, 0.4, 0.2, 100, 106, ARRAY[1001, 1002])")
+    game.execute("SELECT ml.broadcast_signal(1001, 'directive', '{\"directive\": \"hold\"}')")
+    game.execute("SELECT ml.broadcast_signal(1002, 'directive', '{\"directive\": \"dance\"}')")
+    admin.execute(
+        """INSERT INTO monster_ai."SIGNALS" (start_id, end_id, properties)
+           SELECT a.vertex_id, b.vertex_id, ag_catalog.agtype_build_map(
+               'signal_type', 'help_request', 'content', '{"urgency": 0.5}'::ag_catalog.agtype,
+               'priority', 3, 'expires_at', ml.graph_time(now() + interval '1 minute'))
+           FROM ml.monsters a, ml.monsters b WHERE a.id = 1001 AND b.id = 1003"""
+    )
     order = [1003, 2001, 1001, 1002]
     vectors = game.execute("SELECT ml.signal_vectors(%s)", (order,)).fetchone()[0]
     assert len(vectors) == len(order)

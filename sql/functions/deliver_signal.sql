@@ -1,6 +1,7 @@
 -- drop: DROP FUNCTION IF EXISTS ml.deliver_signal(integer, text, jsonb, integer[], integer);
 -- The one path every signal takes: validate, pick the receivers, write one SIGNALS edge per
--- receiver {signal_type, content, priority, sent_at, expires_at}, log it in ml_coordination_logs.
+-- receiver {signal_type, content, priority, dim, weight, sent_at, expires_at} (dim and weight: its
+-- encoding, ml.check_signal), log it in ml_coordination_logs.
 -- Receivers: pack_monsters (the sender left out, duplicates once), or without it every living
 -- monster within signals.signal_range cells (rAthena cell distance) on the sender's map. TTL:
 -- signals.ttl_seconds.<type>, else signals.default_ttl_seconds. A null priority takes the type's
@@ -26,7 +27,7 @@ DECLARE
     properties ag_catalog.agtype;
     reach double precision;
 BEGIN
-    SELECT c.canonical_type, c.resolved_priority INTO checked
+    SELECT c.canonical_type, c.resolved_priority, c.dimension, c.weight INTO checked
     FROM ml.check_signal(signal_type, data, priority) AS c;
 
     -- The sender, and its pack for the log (named by its leader: itself, or the one it follows).
@@ -86,6 +87,9 @@ BEGIN
             'signal_type', checked.canonical_type,
             'content', data::text::ag_catalog.agtype,
             'priority', checked.resolved_priority,
+            -- its encoding (ml.check_signal), read by every decision request while it lives
+            'dim', checked.dimension,
+            'weight', checked.weight,
             'sent_at', ml.graph_time(at),
             'expires_at', ml.graph_time(at + make_interval(secs => coalesce(
                 (SELECT c.value::double precision FROM ml.config c

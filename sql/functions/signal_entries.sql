@@ -1,12 +1,19 @@
 -- drop: DROP FUNCTION IF EXISTS ml.signal_entries(integer[]);
--- The non-zero entries of a batch of monsters' signal vectors, from one query and one PL/Python
--- call for the whole batch: row k of the batch (1-based) has weights[i] in dimension dims[i]
--- (0-31) where rows[i] = k. Encoded by plpython/signal_encoding.py (docs/signal_encoding.md).
--- Sparse on purpose: most monsters hear few signals, and handing PostgreSQL 32 Python floats per
--- monster cost more than the query (ml.signal_vectors fills in the zeros).
+-- The non-zero entries of a batch of monsters' signal vectors, from one query: row k of the batch
+-- (1-based) has weights[i] in dimension dims[i] (0-31) where rows[i] = k; ascending by row, then
+-- dimension. Each live signal sets one dimension to its weight and several on one dimension keep
+-- the strongest (plpython/signal_encoding.py, docs/signal_encoding.md), so the entries are the
+-- maximum weight per (row, dimension) of the receivers' live SIGNALS edges. The encoding itself was
+-- done once, when the signal was sent (ml.check_signal; the edge carries dim and weight): this runs
+-- for every monster of every decision request, and calling the encoder here in PL/Python cost a
+-- pack of 5 as much as the rest of its submit with 50 connections submitting (2,150 -> 2,650-3,400
+-- jobs/s without it). An edge without its encoding (made by hand, or sent before it was stored) is
+-- encoded here by the same module, one call per such edge. A monster the database does not know
+-- has no entries (ml.request_pack_actions raises P0002 before it gets here; the legacy gateway
+-- never raises).
 CREATE FUNCTION ml.signal_entries(monster_ids integer[], OUT rows integer[], OUT dims integer[],
                                   OUT weights real[])
-LANGUAGE plpython3u
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = ml, pg_catalog, ag_catalog, pg_temp
@@ -16,37 +23,42 @@ SET jit = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
-import json
-import sys
-import time
-
-if "ml_signal_encoding" not in sys.modules or time.monotonic() - GD.get("ml_modules_at", -1e9) > 10:
-    plpy.execute("SELECT ml.plpython_bootstrap()")
-    GD["ml_modules_at"] = time.monotonic()
-se = sys.modules["ml_signal_encoding"]
-
-if "live" not in SD:
-    SD["live"] = plpy.prepare(
-        # Each receiver's edges by end_id: a LATERAL sub-select kept whole by OFFSET 0, so that
-        # whatever the statistics say the planner cannot start from SIGNALS; the expiry test
-        # spelled with -> as in ml.signal_vector, so that it never walks every live signal by the
-        # expiry index.
-        "SELECT u.ord::integer AS ord, s.signal "
-        "FROM unnest($1::integer[]) WITH ORDINALITY AS u(id, ord) "
-        "JOIN ml.monsters m ON m.id = u.id "
-        "CROSS JOIN LATERAL (SELECT ag_catalog.agtype_out(e.properties)::text AS signal "
-        "FROM monster_ai.\"SIGNALS\" e WHERE e.end_id = m.vertex_id "
-        "AND (e.properties OPERATOR(ag_catalog.->) 'expires_at'::text) "
-        "OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now()) OFFSET 0) AS s", ["integer[]"])
-received = {}
-for row in plpy.execute(SD["live"], [monster_ids or []]):
-    received.setdefault(row["ord"], []).append(json.loads(row["signal"]))
-rows, dims, weights = [], [], []
-for ord_, signals in sorted(received.items()):
-    for dim, weight in enumerate(se.encode_signals(signals)):
-        if weight:
-            rows.append(ord_)
-            dims.append(dim)
-            weights.append(weight)
-return rows, dims, weights
+BEGIN
+    SELECT coalesce(array_agg(s.ord ORDER BY s.ord, s.dim), '{}'),
+           coalesce(array_agg(s.dim ORDER BY s.ord, s.dim), '{}'),
+           coalesce(array_agg(s.weight ORDER BY s.ord, s.dim), '{}')
+    INTO rows, dims, weights
+    FROM (
+        SELECT e.ord, e.dim, max(e.weight)::real AS weight
+        FROM (
+            SELECT u.ord::integer AS ord,
+                   CASE WHEN l.dim IS NOT NULL THEN l.dim::integer
+                        ELSE (ml.check_signal(l.signal_type::text,
+                                              ag_catalog.agtype_out(l.content)::text::jsonb,
+                                              l.priority::integer)).dimension END AS dim,
+                   CASE WHEN l.weight IS NOT NULL THEN l.weight::double precision
+                        ELSE (ml.check_signal(l.signal_type::text,
+                                              ag_catalog.agtype_out(l.content)::text::jsonb,
+                                              l.priority::integer)).weight END AS weight
+            FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
+            JOIN ml.monsters m ON m.id = u.id
+            -- Each receiver's edges by end_id: a LATERAL sub-select kept whole by OFFSET 0, so
+            -- that whatever the statistics say the planner cannot start from SIGNALS; the expiry
+            -- test spelled with -> as in ml.signal_vector, so that it never walks every live
+            -- signal by the expiry index.
+            CROSS JOIN LATERAL (
+                SELECT sig.properties OPERATOR(ag_catalog.->) 'dim'::text AS dim,
+                       sig.properties OPERATOR(ag_catalog.->) 'weight'::text AS weight,
+                       sig.properties OPERATOR(ag_catalog.->) 'signal_type'::text AS signal_type,
+                       sig.properties OPERATOR(ag_catalog.->) 'content'::text AS content,
+                       sig.properties OPERATOR(ag_catalog.->) 'priority'::text AS priority
+                FROM monster_ai."SIGNALS" sig
+                WHERE sig.end_id = m.vertex_id
+                  AND (sig.properties OPERATOR(ag_catalog.->) 'expires_at'::text)
+                      OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now())
+                OFFSET 0) AS l
+        ) AS e
+        GROUP BY e.ord, e.dim
+    ) AS s;
+END;
 $$;
