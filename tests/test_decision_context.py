@@ -1,7 +1,7 @@
-"""What a decision job is enriched with at submit time, set-based: ml.signal_vectors (one
-PL/Python call per request) gives exactly what ml.signal_vector gives monster by monster, the
-queue row carries the non-zero entries of those vectors, and ml.pack_keys names each monster's
-pack as the job records it."""
+"""What a decision job is enriched with at submit time, set-based: ml.signal_vectors (one query per
+request, over the encodings stored on the signal edges) gives exactly what the encoder module gives
+for each monster's live signals, the queue row carries the non-zero entries of those vectors, and
+ml.pack_keys names each monster's pack as the job records it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from plpython.signal_encoding import encode_signals
 from tests.coordination_helpers import PACK, monster, sync
 
 
@@ -20,10 +21,13 @@ def game(game_url: str) -> Any:
         yield conn
 
 
-def test_signal_vectors_equal_the_one_monster_function_row_by_row(game: Any, admin: Any) -> None:
-    """The batch reads each edge's encoding, stored when it was sent; ml.signal_vector runs the
-    encoder over the edges: every kind of signal, several on one dimension (the strongest wins),
-    and an edge made by hand without its encoding (encoded by the same module on the way)."""
+def test_signal_vectors_equal_the_encoder_over_each_monsters_live_signals(
+    game: Any, admin: Any
+) -> None:
+    """The batch reads each edge's encoding, stored when it was sent; the reference runs the
+    encoder module over the monster's live signals: every kind of signal, several on one dimension
+    (the strongest wins), and an edge made by hand without its encoding (encoded on the way by the
+    same module)."""
     game.execute("SELECT ml.send_attack_target_signal(1001, 7, 0.9, ARRAY[1002, 1003])")
     game.execute(  # the same dimension as the first for 1003, weaker (priority 6)
         "SELECT ml.broadcast_signal(1002, 'attack_target', "
@@ -45,8 +49,15 @@ def test_signal_vectors_equal_the_one_monster_function_row_by_row(game: Any, adm
     vectors = game.execute("SELECT ml.signal_vectors(%s)", (order,)).fetchone()[0]
     assert len(vectors) == len(order)
     for monster_id, vector in zip(order, vectors, strict=True):
+        live = game.execute(
+            "SELECT signal_type, content, priority FROM ml.receive_signals(%s)", (monster_id,)
+        ).fetchall()
+        encoded = encode_signals(
+            {"signal_type": t, "content": c, "priority": p} for t, c, p in live
+        )
+        assert vector == pytest.approx(encoded)  # stored as float4
         one = game.execute("SELECT ml.signal_vector(%s)", (monster_id,)).fetchone()[0]
-        assert vector == one
+        assert one == vector
     assert any(vectors[0])  # 1003 received both signals
     assert not any(vectors[1])  # 2001 nothing
 
