@@ -5,10 +5,10 @@
 -- the strongest (plpython/signal_encoding.py, docs/signal_encoding.md), so the entries are the
 -- maximum weight per (row, dimension) of the receivers' live SIGNALS edges. The encoding itself was
 -- done once, when the signal was sent (ml.check_signal; the edge carries dim and weight): this runs
--- for every monster of every decision request, and calling the encoder here in PL/Python cost a
--- pack of 5 as much as the rest of its submit with 50 connections submitting (2,150 -> 2,650-3,400
--- jobs/s without it). An edge without its encoding (made by hand, or sent before it was stored) is
--- encoded here by the same module, one call per such edge. A monster the database does not know
+-- for every monster of every decision request, and with the encoder called here every backend
+-- submitting ran PL/Python (with 50 connections submitting packs of 5: 2,150-2,280 typed jobs/s
+-- then, 2,385-2,830 now). An edge without its encoding (made by hand, or sent before it was
+-- stored) is encoded here by the same module, one call per such edge. A monster the database does not know
 -- has no entries (ml.request_pack_actions raises P0002 before it gets here; the legacy gateway
 -- never raises).
 CREATE FUNCTION ml.signal_entries(monster_ids integer[], OUT rows integer[], OUT dims integer[],
