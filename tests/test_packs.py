@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import psycopg
@@ -139,3 +141,37 @@ def test_formation_writes_only_the_difference(
     assert admin.execute(edge_ids.encode()).fetchone() == before
     row = admin.execute("SELECT edges_added, edges_removed FROM ml.pack_maps WHERE map_id = 1")
     assert row.fetchone() == (0, 0)
+
+
+def test_a_despawn_waits_for_a_running_formation_before_touching_its_edges(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any], db_url: str
+) -> None:
+    """A formation of the map (holding the map's lock) deletes an edge of a monster that is being
+    despawned at the same moment: the despawn must wait for the lock before deleting that edge
+    itself, or each waits for the other (a deadlock the demo hit: the game server's despawn
+    against the every-second formation)."""
+    sync(game, monster(1, 10, 10, 0.9), monster(2, 11, 10, 0.5))  # one pack: 1 leads 2
+    failures: list[BaseException] = []
+
+    def despawn() -> None:
+        try:
+            game.execute("SELECT ml.despawn_monster(2)")
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    with psycopg.connect(db_url) as formation:
+        # What ml.form_packs does on the map: take its lock, then rewrite the pack's edges.
+        formation.execute("SELECT ml.lock_pack_maps(ARRAY[1])")
+        despawning = threading.Thread(target=despawn)
+        despawning.start()
+        time.sleep(0.3)  # the despawn is waiting now
+        formation.execute(
+            'DELETE FROM monster_ai."LEADS" e USING ml.monsters m '
+            "WHERE e.start_id = m.vertex_id AND m.id = 1"
+        )  # before the fix this waited on the despawn, which waited on the lock: a deadlock
+        formation.commit()
+        despawning.join(timeout=10)
+    assert not despawning.is_alive()
+    assert failures == []
+    assert count(admin, "SELECT count(*) FROM ml.monsters") == 1
+    assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0

@@ -1,4 +1,5 @@
-"""Typed answers: the worker writes arrays, the JSON is built when read; sparse signal entries.
+"""Typed answers (the worker writes arrays, the JSON is built when read), sparse signal entries,
+and one formation lock taken before a despawn touches any pack edge.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,6 +17,7 @@ depends_on = None
 OBJECTS: list[str] = [
     "functions/decision_json.sql",
     "functions/decision_actions.sql",
+    "functions/lock_pack_maps.sql",
 ]
 #: Modules under plpython/ installed into ml.plpython_modules.
 PLPYTHON_MODULES: list[str] = []

@@ -31,8 +31,7 @@ if "plans" not in SD:
             "SELECT ml.config_number('pack_formation.radius')::integer AS radius, "
             "ml.config_number('pack_formation.min_size')::integer AS min_size, "
             "ml.config_number('pack_formation.max_size')::integer AS max_size"),
-        "lock": plpy.prepare(
-            "SELECT pg_advisory_xact_lock(hashtext('ml.form_packs'), $1)", ["integer"]),
+        "lock": plpy.prepare("SELECT ml.lock_pack_maps(ARRAY[$1])", ["integer"]),
         "monsters": plpy.prepare(
             "SELECT m.id, m.vertex_id::text AS vertex, m.x, m.y, m.leadership_score, "
             "m.hp_ratio > 0 AS alive FROM ml.monsters m WHERE m.map_id = $1", ["integer"]),

@@ -16,6 +16,8 @@ DECLARE
     maps integer[];
 BEGIN
     SELECT array_agg(d.vertex_id), array_agg(DISTINCT d.map_id) INTO vertices, maps FROM despawned d;
+    -- The maps' formation locks before any edge is deleted (ml.lock_pack_maps says why).
+    PERFORM ml.lock_pack_maps(maps);
     -- _ag_label_edge is the parent of every edge label: one statement per endpoint column, each
     -- through that column's index on every label.
     DELETE FROM monster_ai._ag_label_edge e WHERE e.start_id = ANY (vertices);
