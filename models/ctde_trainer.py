@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.checkpoints import CheckpointDimensionError, CheckpointError
 from models.config import Config, config_from_dict, default_config
 from models.ctde_architectures import CentralizedCritic, DecentralizedActor
 from models.mappo import LossStats, Rollout, ValueNormalizer, gae, ppo_update
@@ -526,13 +527,18 @@ class CTDETrainer:
         state = torch.load(Path(path), map_location=self.device, weights_only=False)
         meta = state["metadata"]
         if meta.get("network_type") != "ctde":
-            raise ValueError(f"{path}: network_type {meta.get('network_type')!r}, expected 'ctde'")
-        for key, expected in self._dims().items():
-            if key in meta and meta[key] != expected:
-                raise ValueError(
-                    f"{path}: dimension mismatch for {key}: checkpoint has {meta[key]}, "
-                    f"config has {expected}"
-                )
+            raise CheckpointError(
+                f"{path}: network_type {meta.get('network_type')!r}, expected 'ctde'"
+            )
+        # The same errors as models.checkpoints (a run's checkpoint also carries the optimizers
+        # and the simulator, so it has its own format and its own dims to compare).
+        mismatches = [
+            f"{key}: checkpoint has {meta[key]}, config has {expected}"
+            for key, expected in self._dims().items()
+            if key in meta and meta[key] != expected
+        ]
+        if mismatches:
+            raise CheckpointDimensionError(f"{path}: dimension mismatch: " + "; ".join(mismatches))
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         if weights_only:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.checkpoints import CheckpointDimensionError, CheckpointError
 from models.config import config_from_dict
 from models.ctde_trainer import CTDETrainer, episode_tensors
 from models.pack_episode_buffer import PackEpisodeBuffer
@@ -122,3 +123,16 @@ def test_train_episode_and_train_on_buffer_from_stored_episodes(db_url: str) -> 
     assert len(history["actor_loss"]) == 4
     assert any(not np.array_equal(a, b) for a, b in zip(before, weights(t), strict=True))
     assert torch.isfinite(next(t.actor.parameters())).all()
+
+
+def test_a_run_checkpoint_with_other_dims_is_refused_naming_both(tmp_path: Path) -> None:
+    first = trainer(total_updates=1)
+    first.train(checkpoint_dir=tmp_path)
+    wider = config_from_dict({**CONFIG, "ctde": {**CONFIG["ctde"], "actor": {"hidden_dim": 32}}})
+    other = CTDETrainer(wider, settings=tiny())
+    with pytest.raises(CheckpointDimensionError) as info:
+        other.load_checkpoint(tmp_path / "latest.pt")
+    assert "actor_hidden_dim: checkpoint has 16, config has 32" in str(info.value)
+    torch.save({"metadata": {"network_type": "dqn"}}, tmp_path / "dqn.pt")
+    with pytest.raises(CheckpointError, match="network_type 'dqn'"):
+        other.load_checkpoint(tmp_path / "dqn.pt")
