@@ -103,3 +103,25 @@ def test_the_bonus_goes_to_pack_members_only_at_the_threshold(threshold: float) 
     )
     decisions = decisions_of(answer)
     assert decisions.coordinated == [threshold <= decisions.coordination_score] * 2
+
+
+def test_a_model_output_that_is_not_finite_gets_the_traditional_ai(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A diverged or corrupted model (NaN out of the real ONNX session, injected here for one
+    monster) leaves that monster to the traditional AI with the reason; the others are answered."""
+    pool = pool_serving("tank")
+    actor = pool.actors["tank"]
+    real_run = actor.run
+
+    def run_with_a_nan(ids: list[int], states: np.ndarray, signals: np.ndarray) -> np.ndarray:
+        probs = real_run(ids, states, signals)
+        probs[0, :] = np.nan
+        return probs
+
+    monkeypatch.setattr(actor, "run", run_with_a_nan)
+    [answer] = decide_round([job(1, [11, 12], ["tank", "tank"], seed=1)], pool, 0.7)
+    decisions = decisions_of(answer)
+    assert decisions.actions[0] == TRADITIONAL_AI
+    assert 0 <= decisions.actions[1] < 7
+    assert decisions.reasons == ["the 'tank' model's output is not finite (NaN or infinity)", None]

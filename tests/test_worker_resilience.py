@@ -155,3 +155,30 @@ def test_worker_recovers_from_a_database_restart(
                 timeout_s=60,
             )
         assert process.poll() is None  # it never exited: it reconnected by itself
+
+
+def test_a_job_whose_answer_cannot_be_written_fails_alone_after_its_attempts(
+    db_url: str, worker_url: str, game: Any, listener: Any, admin: Any
+) -> None:
+    """The round's one answer statement fails when one job's answer cannot be stored (here a
+    constraint the test adds refuses it): the worker answers that round job by job, the others
+    are answered, and the poisoned one is retried up to its maximum, then dead with the error and
+    announced, not retried round after round forever."""
+    deploy_actor(db_url, "aggressive", "1.0")
+    poisoned = request_pack(game, PACKS[0], "aggressive")
+    healthy = request_pack(game, PACKS[1], "aggressive")  # claimed in the same round
+    admin.execute(
+        "ALTER TABLE ml.inference_jobs ADD CONSTRAINT poison "
+        f"CHECK (id <> {int(poisoned)} OR status IN ('pending', 'running', 'dead'))"
+    )
+    with worker_process(worker_url):
+        decisions = collect_decisions(listener, {poisoned, healthy})
+    assert [d["status"] for d in decisions[healthy]] == ["done"]
+    [note] = decisions[poisoned]
+    assert note["status"] == "dead"
+    assert "its answer could not be written" in note["error"]
+    assert '"poison"' in note["error"]
+    row = admin.execute(
+        "SELECT status, attempts, max_attempts FROM ml.inference_jobs WHERE id = %s", (poisoned,)
+    ).fetchone()
+    assert row == ("dead", 3, 3)

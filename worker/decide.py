@@ -115,6 +115,13 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
                 failed_rows[rows] = True
                 failures[archetype] = f"inference failed for archetype {archetype!r}: {exc}"
                 continue
+            # A model that outputs NaN or infinity (diverged, corrupted) for a monster leaves it
+            # to the traditional AI with the reason; its answer could not be stored otherwise.
+            finite = np.isfinite(probs).all(axis=1)
+            if not finite.all():
+                reason = f"the {archetype!r} model's output is not finite (NaN or infinity)"
+                reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
+                rows, probs = rows[finite], probs[finite]
             chosen = probs.argmax(axis=1)
             actions[rows] = chosen
             confidence[rows] = probs[np.arange(len(rows)), chosen]

@@ -21,7 +21,7 @@ import asyncpg
 from worker.decide import decide_round
 from worker.sessions import ActorPool, choose_providers
 from worker.settings import WorkerSettings
-from worker.store import AsyncpgJobStore, ClaimedJob
+from worker.store import Answer, AsyncpgJobStore, ClaimedJob
 
 log = logging.getLogger("worker")
 
@@ -137,17 +137,34 @@ class InferenceWorker:
                 except asyncpg.PostgresError as exc:
                     if isinstance(exc, CONNECTION_ERRORS):
                         raise
-                    # The answer statement is atomic: nothing of it was written. Give the jobs
-                    # back so they are answered (once) in a later round instead of after a lease.
-                    released = await store.release_own_jobs(settings.worker_id)
-                    log.error(
-                        "answering %d jobs failed (%s); %d re-queued", len(jobs), exc, released
-                    )
-                    continue
+                    # The answer statement is atomic: nothing of it was written.
+                    log.error("answering %d jobs at once failed (%s)", len(answers), exc)
+                    await self._answer_one_by_one(store, answers)
                 self.stats.rounds += 1
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
+
+    async def _answer_one_by_one(self, store: AsyncpgJobStore, answers: list[Answer]) -> None:
+        """After a round's answer statement failed: answer each job alone, so that only a job
+        whose answer cannot be written fails. That one goes back for another attempt or, out of
+        attempts, dead with the error (and answered), never round after round forever."""
+        worker_id = self.settings.worker_id
+        for answer in answers:
+            try:
+                self.stats.jobs_done += await store.complete(worker_id, [answer])
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, CONNECTION_ERRORS):
+                    raise
+                requeued, dead = await store.give_back(
+                    worker_id, [answer.job_id], f"its answer could not be written: {exc}"
+                )
+                log.error(
+                    "job %d: its answer could not be written (%s); %s",
+                    answer.job_id,
+                    exc,
+                    "dead" if dead else "re-queued" if requeued else "no longer held",
+                )
 
     async def _last_look(self, store: AsyncpgJobStore) -> list[ClaimedJob]:
         """Claim once more after every submit that may have read `waiting` before it was set

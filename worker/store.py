@@ -81,6 +81,9 @@ class JobStore(Protocol):
     async def fence_clear(self) -> bool: ...
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None: ...
     async def rescue(self, lease_s: float) -> tuple[int, int]: ...
+    async def give_back(
+        self, worker_id: str, job_ids: list[int], error: str
+    ) -> tuple[int, int]: ...
     async def register(
         self, worker_id: str, hostname: str, pid: int, providers: list[str]
     ) -> None: ...
@@ -163,7 +166,16 @@ class AsyncpgJobStore:
         await self.conn.execute(query("heartbeat"), worker_id, jobs_done, status)
 
     async def rescue(self, lease_s: float) -> tuple[int, int]:
-        row = await self.conn.fetchrow(query("rescue_inference_jobs"), lease_s)
+        """Take back the jobs of workers silent for lease_s: (re-queued, dead)."""
+        row = await self.conn.fetchrow(query("rescue_inference_jobs"), lease_s, None, None, None)
+        return int(row["requeued"]), int(row["dead"])
+
+    async def give_back(self, worker_id: str, job_ids: list[int], error: str) -> tuple[int, int]:
+        """Give back jobs this worker holds and could not answer: another attempt, or dead with
+        `error` (and answered) once out of attempts. (re-queued, dead)."""
+        row = await self.conn.fetchrow(
+            query("rescue_inference_jobs"), 0.0, worker_id, job_ids, error
+        )
         return int(row["requeued"]), int(row["dead"])
 
     async def register(self, worker_id: str, hostname: str, pid: int, providers: list[str]) -> None:

@@ -1,17 +1,24 @@
--- Re-queue decision jobs whose worker stopped heartbeating for $1 seconds (killed, frozen, cut off).
--- A job out of attempts goes dead instead, and is still answered: a gateway request gets action 255,
--- a pack request a notification with status "dead", so no caller waits for an answer that never comes.
+-- Take decision jobs back from a worker: those whose worker stopped heartbeating for $1 seconds
+-- (killed, frozen, cut off), or, when $2 names a worker, the jobs $3 it holds and could not answer
+-- ($4: why). Each goes back to the queue for another attempt, or dead once out of attempts, and is
+-- still answered: a gateway request gets action 255, a pack request a notification with status
+-- "dead", so no caller waits for an answer that never comes.
 WITH stale AS (
     UPDATE ml.inference_jobs
     SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
-        error = format('worker %s stopped heartbeating (attempt %s of %s)', worker_id, attempts, max_attempts),
+        error = coalesce($4::text || format(' (attempt %s of %s)', attempts, max_attempts),
+                         format('worker %s stopped heartbeating (attempt %s of %s)',
+                                worker_id, attempts, max_attempts)),
         worker_id = NULL,
         finished_at = CASE WHEN attempts >= max_attempts THEN clock_timestamp() END
     WHERE id IN (
         -- SKIP LOCKED: a row locked now is being answered; waiting on it could deadlock with
         -- that multi-row answer, and the next rescue sees it again if it is really abandoned.
         SELECT id FROM ml.inference_jobs
-        WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1)
+        WHERE status = 'running'
+          AND CASE WHEN $2::text IS NULL
+                   THEN heartbeat_at < clock_timestamp() - make_interval(secs => $1)
+                   ELSE worker_id = $2::text AND id = ANY ($3::bigint[]) END
         FOR UPDATE SKIP LOCKED
     )
     RETURNING id, kind, status, gateway_request_id, error
