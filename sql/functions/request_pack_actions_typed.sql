@@ -55,8 +55,8 @@ BEGIN
     END IF;
 
     -- Pack membership (P0002 for a monster the game server never synced) and the non-zero
-    -- entries of the monsters' signal vectors, set-based: one statement and one PL/Python call
-    -- for the whole request.
+    -- entries of the monsters' signal vectors, set-based: one statement for the whole request
+    -- (the signals were encoded when they were sent).
     INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states,
                                    signal_rows, signal_dims, signal_weights, pack_leader_ids)
     SELECT 'pack', priority, monster_ids, archetypes, states,

@@ -1,7 +1,7 @@
 -- drop: DROP FUNCTION IF EXISTS ml.signal_vectors(integer[]);
--- The signal vectors of a batch of monsters, n x 32 in the order given: what ml.signal_vector
--- returns for each, from one query and one PL/Python call for the whole batch (ml.signal_entries;
--- a decision request resolves every monster's vector at submit time). A monster the database does
+-- The signal vectors of a batch of monsters, n x 32 in the order given, from one query for the
+-- whole batch over the encodings stored on the signal edges (ml.signal_entries, which a decision
+-- request runs at submit time; ml.signal_vector is this for one monster). A monster the database does
 -- not know gets 32 zeros: the callers decide whether that is an error (ml.request_pack_actions
 -- raises P0002 before it gets here; the legacy gateway never raises).
 CREATE FUNCTION ml.signal_vectors(monster_ids integer[]) RETURNS real[]
