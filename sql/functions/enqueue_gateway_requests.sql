@@ -28,13 +28,19 @@ BEGIN
            ARRAY[r.archetype::text],
            CASE WHEN cardinality(r.state_vector) = 0 THEN '{}'::real[]
                 ELSE ARRAY[r.state_vector] END,
-           -- request i's entries of the batch's, as the entries of a one-monster job
-           ARRAY(SELECT 1 FROM unnest(c.rows) AS u(k) WHERE u.k = r.i),
-           ARRAY(SELECT u.d FROM unnest(c.rows, c.dims) AS u(k, d) WHERE u.k = r.i),
-           ARRAY(SELECT u.w FROM unnest(c.rows, c.weights) AS u(k, w) WHERE u.k = r.i),
+           own.rows, own.dims, own.weights,
            ARRAY[c.keys[r.i]],
            r.request_id
-    FROM requests r, context c;
+    FROM requests r
+    CROSS JOIN context c
+    -- request i's entries of the batch's, in one pass, as the entries of a one-monster job
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(1 ORDER BY u.n), '{}') AS rows,
+               coalesce(array_agg(u.d ORDER BY u.n), '{}') AS dims,
+               coalesce(array_agg(u.w ORDER BY u.n), '{}') AS weights
+        FROM unnest(c.rows, c.dims, c.weights) WITH ORDINALITY AS u(k, d, w, n)
+        WHERE u.k = r.i
+    ) AS own;
     RETURN NULL;
 END;
 $$;
