@@ -1,8 +1,9 @@
 """PostgreSQL `real[]` values in their binary send format (`array_send`) as numpy arrays.
 
 The queue's states and signal weights are claimed as `array_send(...)` bytes and read here with
-one `np.frombuffer`, instead of one Python float per element (256 monsters x 64 floats cost about
-a millisecond through Python lists). The format (src/backend/utils/adt/arrayfuncs.c, array_send):
+one `np.frombuffer`, instead of one Python float per element (measured when the row still carried
+dense signal vectors: 256 monsters x 96 floats cost about a millisecond through Python lists).
+The format (src/backend/utils/adt/arrayfuncs.c, array_send):
 big-endian int32 ndim, int32 has-nulls flag, uint32 element type, then per dimension int32 size
 and int32 lower bound, then per element int32 byte length (-1 for NULL) and its bytes.
 """
