@@ -38,6 +38,7 @@ WARMUP_CALLS = 5
 #: Monsters per batched request.
 BATCH = 256
 TYPED_REQUEST = "SELECT ml.request_pack_actions($1::int[], $2::text[], $3::real[])"
+PACKED_REQUEST = "SELECT ml.request_pack_actions_packed($1::int[], $2::text[], $3::bytea)"
 
 
 class Waiter:
@@ -328,6 +329,12 @@ async def run(quick: bool, only: list[str]) -> None:
     async def submit_typed_batch(conn: asyncpg.Connection, i: int) -> int:
         return int(await conn.fetchval(TYPED_REQUEST, *typed))
 
+    # The same batch packed: float32 bytes as a game server holds its states in memory.
+    packed = (typed[0], typed[1], np.asarray(typed[2], dtype="<f4").tobytes())
+
+    async def submit_packed_batch(conn: asyncpg.Connection, i: int) -> int:
+        return int(await conn.fetchval(PACKED_REQUEST, *packed))
+
     # A batch's answer does not fit in a NOTIFY payload: the game server reads it back, typed
     # rows for the typed form, the JSON document for the JSON form.
     async def read_typed(conn: asyncpg.Connection, job: int) -> object:
@@ -364,6 +371,8 @@ async def run(quick: bool, only: list[str]) -> None:
             ("pack of 5, 50 clients, 4 conns", 50, n50, submit_pack, None, floor50, PACK, 4),
             ("pack of 5 typed, 50 cl., 4 conns", 50, n50, submit_typed_pack, None, floor50, PACK,
              4),
+            ("batch of 256 packed, 8 clients", 8, n_batch, submit_packed_batch, read_typed, None,
+             BATCH, None),
             ("batch of 256 typed, 8 clients", 8, n_batch, submit_typed_batch, read_typed, None,
              BATCH, None),
             ("batch of 256 JSON, 8 clients", 8, n_batch, submit_batch, read_json, None, BATCH,

@@ -89,11 +89,42 @@ def test_a_bad_job_fails_alone_and_a_missing_model_gets_the_traditional_ai() -> 
         None,
         "no deployed pack_coordination model for archetype 'ranged'",
     ]
-    assert (nan.status, nan.error) == ("failed", "state vector contains NaN or infinity")
+    assert (nan.status, nan.error) == (
+        "failed",
+        "state vector of monster 21 contains NaN or infinity",
+    )
     assert (short.status, short.error) == ("failed", "state vector must have 64 floats, got 63")
     assert (dragon.status, dragon.error) == ("failed", "unknown archetype 'dragon'")
     outside = "signal entries outside 1 monsters x 32 dimensions"
     assert (wide.status, wide.error) == (beyond.status, beyond.error) == ("failed", outside)
+
+
+def test_packed_states_answer_as_their_array_and_fail_alone_when_malformed() -> None:
+    """States packed by the game server (float32 little-endian bytes, as claimed from
+    ml.request_pack_actions_packed) are the same request as the array form; bytes that are not
+    64 floats per monster, or a NaN in them, fail that job alone with the monster named."""
+    array_job = job(1, [11, 12, 13], ["tank"] * 3, seed=1)
+    packed = np.asarray(array_job.states, dtype="<f4").tobytes()
+    nan_state = np.full((2, 64), 0.5, dtype="<f4")
+    nan_state[1, 7] = np.nan
+    jobs = [
+        job(1, [11, 12, 13], ["tank"] * 3, seed=1, states=packed),
+        job(2, [21], ["tank"], seed=2, states=packed[:252]),  # 63 floats
+        job(3, [31], ["tank"], seed=3, states=packed[:257]),  # not whole floats
+        job(4, [41, 42], ["tank"] * 2, seed=4, states=nan_state.tobytes()),
+    ]
+    ok, short, ragged, nan = decide_round(jobs, pool_serving("tank"), 0.7)
+    [alone] = decide_round([array_job], pool_serving("tank"), 0.7)
+    assert actions_of(ok) == actions_of(alone)
+    assert (short.status, short.error) == ("failed", "state vector must have 64 floats, got 63")
+    assert (ragged.status, ragged.error) == (
+        "failed",
+        "packed states: 257 bytes are not a whole number of float32 values",
+    )
+    assert (nan.status, nan.error) == (
+        "failed",
+        "state vector of monster 42 contains NaN or infinity",
+    )
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.01])

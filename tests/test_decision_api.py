@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -102,4 +103,42 @@ def test_bad_request_raises_its_sqlstate_and_writes_nothing(
 def test_malformed_json_is_refused_by_postgresql_itself(game: Any, admin: Any) -> None:
     with pytest.raises(psycopg.errors.InvalidTextRepresentation):
         game.execute("SELECT ml.request_pack_actions('{monsters: [')")
+    assert jobs(admin) == []
+
+
+PACKED = "SELECT ml.request_pack_actions_packed(%s::int[], %s::text[], %s::bytea)"
+
+
+def test_packed_form_stores_the_bytes_as_they_came(game: Any, admin: Any) -> None:
+    """n x 64 float32 little-endian: kept as sent for the worker, no real[] beside it."""
+    states = np.arange(3 * 64, dtype="<f4").reshape(3, 64) / 100
+    game.execute(PACKED, (PACK, ["tank"] * 3, states.tobytes()))
+    ids, array_states, packed, leaders = admin.execute(
+        "SELECT monster_ids, states, states_f32, pack_leader_ids FROM ml.inference_jobs"
+    ).fetchone()
+    assert (ids, array_states, len(leaders)) == (PACK, None, 3)
+    np.testing.assert_array_equal(np.frombuffer(packed, dtype="<f4").reshape(3, 64), states)
+
+
+PACKED_BAD = [
+    pytest.param(PACK, b"\0" * (3 * 256 - 4), "ML004",
+                 "must be 3 x 64 float32 (768 bytes), got 764", id="63-floats-for-one"),
+    pytest.param(PACK, b"\0" * (3 * 256 + 1), "ML004", "got 769 bytes", id="stray-byte"),
+    pytest.param(PACK, None, "ML004", "got 0 bytes", id="null"),
+    pytest.param([], b"", "ML005", "request has no monsters", id="empty"),
+    pytest.param([2001, 999999], b"\0" * 512, "P0002", "999999", id="unknown-monster"),
+    pytest.param([2001, 2001], b"\0" * 512, "23505", "appears twice", id="duplicate"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("ids", "states", "sqlstate", "message"), PACKED_BAD)
+def test_bad_packed_request_raises_its_sqlstate_and_writes_nothing(
+    game: Any, admin: Any, ids: list[int], states: bytes | None, sqlstate: str, message: str
+) -> None:
+    """The packed form shares the typed form's checks (one body); its own is the byte count.
+    A NaN inside the bytes is the worker's to find (tests/test_worker.py)."""
+    with pytest.raises(psycopg.Error) as raised:
+        game.execute(PACKED, (ids, ["tank"] * len(ids), states))
+    assert raised.value.sqlstate == sqlstate
+    assert message in str(raised.value)
     assert jobs(admin) == []

@@ -89,6 +89,32 @@ def test_a_batch_too_large_to_notify_is_announced_and_read_back(
     assert typed == [(a["monster_id"], a["action"]) for a in stored["actions"]]
 
 
+def test_packed_states_are_answered_and_a_nan_among_them_fails_its_job_alone(
+    db_url: str, worker_url: str, game: Any, listener: Any
+) -> None:
+    """ml.request_pack_actions_packed end to end: the answer is a pack's answer; a NaN inside
+    the bytes (which the database does not read) fails that job in the worker, naming the
+    monster, while the other job is answered."""
+    deploy_actor(db_url, "aggressive", "1.0")
+    sync_pack(game, PACK, "aggressive")
+    states = np.random.default_rng(3).uniform(-1, 1, (5, 64)).astype("<f4")
+    poisoned = states[:2].copy()
+    poisoned[1, 0] = np.nan
+    submit = "SELECT ml.request_pack_actions_packed(%s::int[], %s::text[], %s::bytea)"
+    with worker_process(worker_url):
+        good = game.execute(submit, (PACK, ["aggressive"] * 5, states.tobytes())).fetchone()[0]
+        bad = game.execute(submit, (PACK[:2], ["aggressive"] * 2, poisoned.tobytes())).fetchone()[0]
+        notes = collect_decisions(listener, {good, bad})
+    answer = notes[good][0]
+    assert answer["status"] == "done"
+    assert [a["monster_id"] for a in answer["actions"]] == PACK
+    assert all(0 <= a["action"] <= 6 for a in answer["actions"])
+    failed = game.execute("SELECT ml.decision_result(%s)", (bad,)).fetchone()[0]
+    assert failed["status"] == notes[bad][0]["status"] == "failed"
+    assert failed["error"] == f"state vector of monster {PACK[1]} contains NaN or infinity"
+    assert "actions" not in failed  # a failed job has no answer, only its error
+
+
 def test_archetype_without_model_gets_traditional_ai_with_reason(
     worker_url: str, game: Any, listener: Any
 ) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from plpython import coordination
+from worker.pgarrays import ArrayFormatError, packed_float32
 from worker.sessions import SIGNAL_DIM, STATE_DIM, ActorPool
 from worker.store import Answer, ClaimedJob, Decisions
 
@@ -42,17 +43,25 @@ def parse_job(job: ClaimedJob) -> ParsedJob:
     if unknown:
         raise BadJobError(f"unknown archetype {unknown[0]!r}")
     try:
-        states = np.asarray(job.states, dtype=np.float32)
+        states = (
+            packed_float32(job.states, n)
+            if isinstance(job.states, bytes)
+            else np.asarray(job.states, dtype=np.float32)
+        )
         rows = np.asarray(job.signal_rows, dtype=np.int64)
         dims = np.asarray(job.signal_dims, dtype=np.int64)
         weights = np.asarray(job.signal_weights, dtype=np.float32)
+    except ArrayFormatError as exc:
+        raise BadJobError(f"packed states: {exc}") from exc
     except (ValueError, TypeError) as exc:
         raise BadJobError(f"state or signal arrays are ragged: {exc}") from exc
     if states.shape != (n, STATE_DIM):
         width = states.shape[-1] if states.ndim == 2 else states.size
         raise BadJobError(f"state vector must have {STATE_DIM} floats, got {width}")
-    if not np.isfinite(states).all():
-        raise BadJobError("state vector contains NaN or infinity")
+    finite = np.isfinite(states).all(axis=1)
+    if not finite.all():
+        monster = job.monster_ids[int(np.argmin(finite))]
+        raise BadJobError(f"state vector of monster {monster} contains NaN or infinity")
     return ParsedJob(job, states, dense_signals(n, rows, dims, weights))
 
 

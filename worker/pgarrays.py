@@ -1,8 +1,9 @@
-"""PostgreSQL `real[]` values in their binary send format (`array_send`) as numpy arrays.
+"""The queue's floats as numpy arrays: `real[]` values in their binary send format
+(`array_send`), and states packed by the game server as float32 bytes.
 
-The queue's states and signal weights are claimed as `array_send(...)` bytes and read here with
-one `np.frombuffer`, instead of one Python float per element (measured when the row still carried
-dense signal vectors: 256 monsters x 96 floats cost about a millisecond through Python lists).
+Either is read with one `np.frombuffer`, instead of one Python float per element (measured when
+the row still carried dense signal vectors: 256 monsters x 96 floats cost about a millisecond
+through Python lists).
 The format (src/backend/utils/adt/arrayfuncs.c, array_send):
 big-endian int32 ndim, int32 has-nulls flag, uint32 element type, then per dimension int32 size
 and int32 lower bound, then per element int32 byte length (-1 for NULL) and its bytes.
@@ -46,3 +47,14 @@ def float4_array(data: bytes) -> np.ndarray:
             (values[i],) = struct.unpack_from(">f", data, offset)
             offset += length
     return values.reshape(dims)
+
+
+def packed_float32(data: bytes, rows: int) -> np.ndarray:
+    """Little-endian float32 values as `rows` rows (flat when they do not split evenly: the
+    consumer checking the shape then names the size it got)."""
+    if len(data) % 4:
+        raise ArrayFormatError(f"{len(data)} bytes are not a whole number of float32 values")
+    values = np.frombuffer(data, dtype="<f4").astype(np.float32, copy=False)
+    if rows <= 0 or values.size % rows:
+        return values
+    return values.reshape(rows, -1)

@@ -8,12 +8,12 @@ a model that does not fit is refused with the reason written on its row, and the
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
+from worker.hidden_states import HiddenStates
 from worker.store import DeployedModel, JobStore
 
 log = logging.getLogger("worker.sessions")
@@ -46,26 +46,26 @@ class ActorSession:
     hidden_dim: int
     float16_inputs: bool
     hidden_cache_size: int
-    hidden: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
+    hidden: HiddenStates | None = None
+
+    def __post_init__(self) -> None:
+        if self.hidden_dim:
+            self.hidden = HiddenStates(self.hidden_dim, self.hidden_cache_size)
 
     def run(self, monster_ids: list[int], states: np.ndarray, signals: np.ndarray) -> np.ndarray:
         """Action probabilities (n, 7) for n monsters; their GRU state is kept for the next tick."""
         n = len(monster_ids)
         feeds: dict[str, np.ndarray] = {"state": states, "signals": signals}
-        if self.hidden_dim:
-            zeros = np.zeros(self.hidden_dim, dtype=np.float32)
-            feeds["hidden"] = np.stack([self.hidden.get(m, zeros) for m in monster_ids])
+        if self.hidden is not None:
+            slots = self.hidden.slots(monster_ids)
+            feeds["hidden"] = self.hidden.gather(slots)
         if self.float16_inputs:
             feeds = {k: v.astype(np.float16) for k, v in feeds.items()}
         outputs = self.session.run(None, feeds)
         probs = np.asarray(outputs[0], dtype=np.float32).reshape(n, -1)
-        if self.hidden_dim:
+        if self.hidden is not None:
             new_hidden = np.asarray(outputs[1], dtype=np.float32).reshape(n, self.hidden_dim)
-            for i, monster in enumerate(monster_ids):
-                self.hidden[monster] = new_hidden[i]
-                self.hidden.move_to_end(monster)
-            while len(self.hidden) > self.hidden_cache_size:
-                self.hidden.popitem(last=False)
+            self.hidden.store(monster_ids, slots, new_hidden)
         return probs
 
 

@@ -25,7 +25,9 @@ class ClaimedJob:
     kind: str
     monster_ids: list[int]
     archetypes: list[str]
-    states: np.ndarray | list[Any]  # n x 64
+    # n x 64: an array, or float32 little-endian bytes as the game server packed them
+    # (decoded by the round, where a malformed one fails its job alone).
+    states: np.ndarray | list[Any] | bytes
     # The non-zero entries of the signal vectors: monster_ids[signal_rows[i] - 1] has
     # signal_weights[i] in dimension signal_dims[i] (0-31).
     signal_rows: list[int]
@@ -107,7 +109,7 @@ class AsyncpgJobStore:
                 kind=r["kind"],
                 monster_ids=list(r["monster_ids"]),
                 archetypes=list(r["archetypes"]),
-                states=float4_array(r["states"]),
+                states=(float4_array(r["states"]) if r["states"] is not None else r["states_f32"]),
                 signal_rows=list(r["signal_rows"]),
                 signal_dims=list(r["signal_dims"]),
                 signal_weights=float4_array(r["signal_weights"]),

@@ -1,8 +1,8 @@
 -- drop: DROP FUNCTION IF EXISTS ml.request_pack_actions(integer[], text[], real[], integer);
--- Ask for decisions for a pack (or any batch) of monsters: the fast, typed form for large batches.
+-- Ask for decisions for a pack (or any batch) of monsters: the typed form, without JSON to parse.
 -- states is n x 64. Returns the job id; the answer arrives on channel ml_decisions and stays readable
 -- with ml.decision_result(job_id). Pack membership and each monster's signal vector are resolved here,
--- at submit time, so the worker finds everything in the row.
+-- at submit time, so the worker finds everything in the row (ml.submit_decision_job).
 -- Errors (nothing is written; codes as in docs/coordination.md): ML005 empty, oversized or ragged
 -- request; ML004 a state that is not 64 finite floats; ML002 priority outside 1-10; 22P02 unknown
 -- archetype; 23505 a monster twice; P0002 unknown monster.
@@ -16,54 +16,8 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ml, pg_catalog
 AS $$
-DECLARE
-    n integer := coalesce(cardinality(monster_ids), 0);
-    known constant text[] := '{aggressive,defensive,support,mage,tank,ranged}';
-    bad text;
-    job_id bigint;
 BEGIN
-    IF n = 0 THEN
-        RAISE EXCEPTION 'request has no monsters' USING ERRCODE = 'ML005';
-    END IF;
-    IF n > 1024 THEN
-        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = 'ML005';
-    END IF;
-    IF priority IS NULL OR priority NOT BETWEEN 1 AND 10 THEN
-        RAISE EXCEPTION 'priority must be between 1 and 10, got %', priority USING ERRCODE = 'ML002';
-    END IF;
-    IF coalesce(cardinality(archetypes), 0) <> n THEN
-        RAISE EXCEPTION 'request has % monster ids but % archetypes', n, coalesce(cardinality(archetypes), 0)
-            USING ERRCODE = 'ML005';
-    END IF;
-    IF array_ndims(states) IS DISTINCT FROM 2 OR array_length(states, 1) <> n
-       OR array_length(states, 2) <> 64 THEN
-        RAISE EXCEPTION 'states must be % x 64 floats, got %', n, coalesce(array_dims(states), 'nothing')
-            USING ERRCODE = 'ML004';
-    END IF;
-    IF NOT ml.all_finite(states) THEN
-        RAISE EXCEPTION 'each state must be exactly 64 numbers, all finite (found NaN, infinity or null)'
-            USING ERRCODE = 'ML004';
-    END IF;
-    IF NOT archetypes <@ known THEN  -- a null is contained in nothing
-        SELECT a INTO bad FROM unnest(archetypes) AS a WHERE a IS NULL OR a <> ALL (known) LIMIT 1;
-        RAISE EXCEPTION 'unknown archetype %', coalesce(quote_literal(bad), 'null')
-            USING ERRCODE = '22P02',
-                  HINT = 'archetypes: aggressive, defensive, support, mage, tank, ranged';
-    END IF;
-    IF (SELECT count(DISTINCT m) FROM unnest(monster_ids) AS m) <> n THEN
-        RAISE EXCEPTION 'a monster appears twice in one request' USING ERRCODE = '23505';
-    END IF;
-
-    -- Pack membership (P0002 for a monster the game server never synced) and the non-zero
-    -- entries of the monsters' signal vectors, set-based: one statement for the whole request
-    -- (the signals were encoded when they were sent).
-    INSERT INTO ml.inference_jobs (kind, priority, monster_ids, archetypes, states,
-                                   signal_rows, signal_dims, signal_weights, pack_leader_ids)
-    SELECT 'pack', priority, monster_ids, archetypes, states,
-           e.rows, e.dims, e.weights, ml.pack_keys(monster_ids, true)
-    FROM ml.signal_entries(monster_ids) AS e
-    RETURNING id INTO job_id;
-    RETURN job_id;
+    RETURN ml.submit_decision_job(monster_ids, archetypes, states, NULL, priority);
 END;
 $$;
 GRANT EXECUTE ON FUNCTION ml.request_pack_actions(integer[], text[], real[], integer) TO ml_user;

@@ -19,9 +19,11 @@ WITH claimed AS (
         FOR UPDATE SKIP LOCKED
     ) AS picked
     WHERE j.id = picked.id
-    -- The floats in their binary send format: the worker reads them with one numpy call
-    -- (worker/pgarrays.py) instead of one Python float each.
+    -- The floats in their binary send format, or packed as the game server sent them: the
+    -- worker reads either with one numpy call (worker/pgarrays.py) instead of one Python float
+    -- each.
     RETURNING j.id, j.kind, j.monster_ids, j.archetypes, array_send(j.states) AS states,
+              j.states_f32,
               j.signal_rows, j.signal_dims, array_send(j.signal_weights) AS signal_weights,
               j.pack_leader_ids, j.attempts, j.max_attempts
 ), idle AS (
