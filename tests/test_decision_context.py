@@ -21,8 +21,15 @@ def game(game_url: str) -> Any:
         yield conn
 
 
+#: Monsters the database does not know, to make a request a batch (beyond 16 monsters the pack
+#: keys and signal entries are found set-based, up to 16 by probes: both must agree).
+UNKNOWN = list(range(900_001, 900_021))
+SIZES = [pytest.param([], id="probes"), pytest.param(UNKNOWN, id="batch")]
+
+
+@pytest.mark.parametrize("padding", SIZES)
 def test_signal_vectors_equal_the_encoder_over_each_monsters_live_signals(
-    game: Any, admin: Any
+    game: Any, admin: Any, padding: list[int]
 ) -> None:
     """The batch reads each edge's encoding, stored when it was sent; the reference runs the
     encoder module over the monster's live signals: every kind of signal, several on one dimension
@@ -45,10 +52,13 @@ def test_signal_vectors_equal_the_encoder_over_each_monsters_live_signals(
                'priority', 3, 'expires_at', ml.graph_time(now() + interval '1 minute'))
            FROM ml.monsters a, ml.monsters b WHERE a.id = 1001 AND b.id = 1003"""
     )
-    order = [1003, 2001, 1001, 1002]
+    order = [1003, 2001, *padding, 1001, 1002]
     vectors = game.execute("SELECT ml.signal_vectors(%s)", (order,)).fetchone()[0]
     assert len(vectors) == len(order)
     for monster_id, vector in zip(order, vectors, strict=True):
+        if monster_id in padding:  # unknown: no signals
+            assert vector == [0.0] * 32
+            continue
         live = game.execute(
             "SELECT signal_type, content, priority FROM ml.receive_signals(%s)", (monster_id,)
         ).fetchall()
@@ -67,27 +77,43 @@ def test_signal_vectors_of_unknown_monsters_are_zeros_and_of_nothing_empty(game:
     assert game.execute("SELECT ml.signal_vectors('{}'::int[])").fetchone()[0] == []
 
 
-def test_pack_keys_name_the_leader_in_request_order(admin: Any, game: Any) -> None:
+def pack_keys(admin: Any, ids: list[int], must_exist: bool) -> list[int | None]:
     # Internal to the submit path (the game server calls ml.request_pack_actions): run as owner.
-    keys = admin.execute("SELECT ml.pack_keys(ARRAY[2001, 1003, 1001, 1002], true)").fetchone()[0]
-    assert keys == [None, 1001, 1001, 1001]
+    return list(
+        admin.execute("SELECT ml.pack_keys(%s::int[], %s)", (ids, must_exist)).fetchone()[0]
+    )
 
 
-def test_pack_keys_of_a_pack_of_equals_is_its_lowest_id(admin: Any, game: Any) -> None:
+@pytest.mark.parametrize("padding", SIZES)
+def test_pack_keys_name_the_leader_in_request_order(
+    admin: Any, game: Any, padding: list[int]
+) -> None:
+    keys = pack_keys(admin, [2001, 1003, *padding, 1001, 1002], False)
+    assert keys == [None, 1001, *[None] * len(padding), 1001, 1001]
+
+
+@pytest.mark.parametrize("padding", SIZES)
+def test_pack_keys_of_a_pack_of_equals_is_its_lowest_id(
+    admin: Any, game: Any, padding: list[int]
+) -> None:
     sync(game, monster(1, 0, 0), monster(2, 50, 50))
     admin.execute(
         """INSERT INTO monster_ai."TEAMMATE_OF" (start_id, end_id)
            SELECT a.vertex_id, b.vertex_id FROM ml.monsters a, ml.monsters b
            WHERE a.id IN (1, 2) AND b.id IN (1, 2) AND a.id <> b.id"""
     )
-    assert admin.execute("SELECT ml.pack_keys(ARRAY[2, 1], true)").fetchone()[0] == [1, 1]
+    assert pack_keys(admin, [2, *padding, 1], False) == [1, *[None] * len(padding), 1]
 
 
-def test_pack_keys_of_an_unknown_monster_raise_or_are_null(admin: Any, game: Any) -> None:
-    with pytest.raises(psycopg.errors.NoDataFound, match="unknown monster 424242"):
-        admin.execute("SELECT ml.pack_keys(ARRAY[1001, 424242], true)")
-    keys = admin.execute("SELECT ml.pack_keys(ARRAY[1001, 424242], false)").fetchone()[0]
-    assert keys == [1001, None]
+@pytest.mark.parametrize("padding", SIZES)
+def test_pack_keys_of_an_unknown_monster_raise_or_are_null(
+    admin: Any, game: Any, padding: list[int]
+) -> None:
+    first_unknown = (padding or [424242])[0]
+    with pytest.raises(psycopg.errors.NoDataFound, match=f"unknown monster {first_unknown}"):
+        pack_keys(admin, [1001, *padding, 424242], True)
+    keys = pack_keys(admin, [1001, *padding, 424242], False)
+    assert keys == [1001, *[None] * len(padding), None]
 
 
 def dense(n: int, rows: list[int], dims: list[int], weights: list[float]) -> list[list[float]]:

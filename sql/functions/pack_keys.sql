@@ -3,8 +3,9 @@
 -- its leader's id (its own when it leads), or for a pack of equals (TEAMMATE_OF only: formation
 -- always names a leader, edges made by hand may not) the lowest id among it and its mates; null
 -- when it hunts alone. One statement and at most three index probes per monster, no graph walk: it
--- runs for every monster of every decision request. A monster the database does not know raises
--- P0002 when must_exist, and gets null otherwise (the legacy gateway never raises).
+-- runs for every monster of every decision request. Beyond 16 monsters (a batch), the same keys
+-- set-based (ml.pack_keys_of_batch). A monster the database does not know raises P0002 when
+-- must_exist, and gets null otherwise (the legacy gateway never raises).
 CREATE FUNCTION ml.pack_keys(monster_ids integer[], must_exist boolean) RETURNS integer[]
 LANGUAGE plpgsql
 STABLE
@@ -20,6 +21,10 @@ DECLARE
     unknown integer;
     any_unknown boolean;
 BEGIN
+    IF cardinality(monster_ids) > 16 THEN
+        SELECT b.keys, b.unknown, b.any_unknown INTO keys, unknown, any_unknown
+        FROM ml.pack_keys_of_batch(monster_ids) AS b;
+    ELSE
     SELECT array_agg(CASE
                WHEN m.id IS NULL THEN NULL
                WHEN EXISTS (SELECT 1 FROM monster_ai."LEADS" e WHERE e.start_id = m.vertex_id)
@@ -38,6 +43,7 @@ BEGIN
     INTO keys, unknown, any_unknown
     FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
     LEFT JOIN ml.monsters m ON m.id = u.id;
+    END IF;
     IF any_unknown AND must_exist THEN
         RAISE EXCEPTION 'unknown monster %', coalesce(unknown::text, 'null')
             USING ERRCODE = 'P0002', HINT = 'monsters exist once ml.sync_monsters has sent them';

@@ -10,7 +10,8 @@
 -- then, 2,385-2,830 now). An edge without its encoding (made by hand, or sent before it was
 -- stored) is encoded here by the same module, one call per such edge. A monster the database does not know
 -- has no entries (ml.request_pack_actions raises P0002 before it gets here; the legacy gateway
--- never raises).
+-- never raises). Up to 16 monsters (a pack, a few packs) each receiver's edges are probed; a batch
+-- takes them from ml.signals_received_by_batch (one index scan over the batch).
 CREATE FUNCTION ml.signal_entries(monster_ids integer[], OUT rows integer[], OUT dims integer[],
                                   OUT weights real[])
 LANGUAGE plpgsql
@@ -31,7 +32,7 @@ BEGIN
     FROM (
         SELECT e.ord, e.dim, max(e.weight)::real AS weight
         FROM (
-            SELECT u.ord::integer AS ord,
+            SELECT l.ord,
                    CASE WHEN l.dim IS NOT NULL THEN l.dim::integer
                         ELSE (ml.check_signal(l.signal_type::text,
                                               ag_catalog.agtype_out(l.content)::text::jsonb,
@@ -40,23 +41,33 @@ BEGIN
                         ELSE (ml.check_signal(l.signal_type::text,
                                               ag_catalog.agtype_out(l.content)::text::jsonb,
                                               l.priority::integer)).weight END AS weight
-            FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
-            JOIN ml.monsters m ON m.id = u.id
-            -- Each receiver's edges by end_id: a LATERAL sub-select kept whole by OFFSET 0, so
-            -- that whatever the statistics say the planner cannot start from SIGNALS; the expiry
-            -- test spelled with -> as in ml.signal_vector, so that it never walks every live
-            -- signal by the expiry index.
+            FROM (
+                -- A few monsters: each receiver's edges by end_id, a LATERAL sub-select kept
+                -- whole by OFFSET 0, so that whatever the statistics say the planner cannot start
+                -- from SIGNALS.
+                SELECT u.ord::integer AS ord, r.properties
+                FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
+                JOIN ml.monsters m ON m.id = u.id
+                CROSS JOIN LATERAL (
+                    SELECT sig.properties FROM monster_ai."SIGNALS" sig
+                    WHERE sig.end_id = m.vertex_id
+                    OFFSET 0) AS r
+                WHERE cardinality(monster_ids) <= 16  -- decided once per call, not per row
+                UNION ALL
+                SELECT b.ord, b.properties FROM ml.signals_received_by_batch(monster_ids) AS b
+                WHERE cardinality(monster_ids) > 16
+            ) AS received
+            -- The edge's fields; the expiry test spelled with -> as in ml.signal_vector, so that
+            -- no plan ever walks every live signal by the expiry index.
             CROSS JOIN LATERAL (
-                SELECT sig.properties OPERATOR(ag_catalog.->) 'dim'::text AS dim,
-                       sig.properties OPERATOR(ag_catalog.->) 'weight'::text AS weight,
-                       sig.properties OPERATOR(ag_catalog.->) 'signal_type'::text AS signal_type,
-                       sig.properties OPERATOR(ag_catalog.->) 'content'::text AS content,
-                       sig.properties OPERATOR(ag_catalog.->) 'priority'::text AS priority
-                FROM monster_ai."SIGNALS" sig
-                WHERE sig.end_id = m.vertex_id
-                  AND (sig.properties OPERATOR(ag_catalog.->) 'expires_at'::text)
-                      OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now())
-                OFFSET 0) AS l
+                SELECT received.ord,
+                       received.properties OPERATOR(ag_catalog.->) 'dim'::text AS dim,
+                       received.properties OPERATOR(ag_catalog.->) 'weight'::text AS weight,
+                       received.properties OPERATOR(ag_catalog.->) 'signal_type'::text AS signal_type,
+                       received.properties OPERATOR(ag_catalog.->) 'content'::text AS content,
+                       received.properties OPERATOR(ag_catalog.->) 'priority'::text AS priority
+                WHERE (received.properties OPERATOR(ag_catalog.->) 'expires_at'::text)
+                      OPERATOR(ag_catalog.>) ml.graph_time(ml.clock_now())) AS l
         ) AS e
         GROUP BY e.ord, e.dim
     ) AS s;
