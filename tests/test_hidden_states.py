@@ -32,9 +32,12 @@ def test_a_monster_gets_back_what_it_left_and_a_new_one_zeros() -> None:
 
 def test_a_monster_twice_in_one_batch_keeps_its_last_state() -> None:
     cache = HiddenStates(4, 100)
-    serve(cache, [7, 7], np.array([[1.0] * 4, [2.0] * 4], dtype=np.float32))
+    serve(cache, [7, 7], np.array([[1.0] * 4, [2.0] * 4], dtype=np.float32))  # new
     np.testing.assert_array_equal(serve(cache, [7], rows([7], 0)), [[2.0] * 4])
-    assert len(cache) == 1
+    many = np.arange(40, dtype=np.float32)[:, None].repeat(4, axis=1)
+    serve(cache, [7, 8] * 20, many)  # known, 20 times each
+    np.testing.assert_array_equal(serve(cache, [7, 8], rows([7, 8], 0)), many[-2:])
+    assert len(cache) == 2
 
 
 def test_it_grows_past_its_first_rows_and_forgets_the_least_recently_served() -> None:

@@ -63,6 +63,12 @@ class HiddenStates:
                 self.owner[slot] = monster
                 self.last_used[slot] = self.clock
             slots[i] = slot
+        if len(set(monster_ids)) < len(monster_ids):
+            # NumPy does not say which of repeated indices an assignment keeps: keep the last
+            # row of each slot explicitly.
+            _, from_end = np.unique(slots[::-1], return_index=True)
+            last = len(slots) - 1 - from_end
+            slots, states = slots[last], states[last]
         self.values[slots] = states
 
     def _take_slot(self) -> int:

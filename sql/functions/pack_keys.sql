@@ -25,24 +25,24 @@ BEGIN
         SELECT b.keys, b.unknown, b.any_unknown INTO keys, unknown, any_unknown
         FROM ml.pack_keys_of_batch(monster_ids) AS b;
     ELSE
-    SELECT array_agg(CASE
-               WHEN m.id IS NULL THEN NULL
-               WHEN EXISTS (SELECT 1 FROM monster_ai."LEADS" e WHERE e.start_id = m.vertex_id)
-                   THEN m.id
-               ELSE coalesce(
-                   (SELECT min(s.id) FROM monster_ai."LEADS" e
-                    JOIN ml.monsters s ON s.vertex_id = e.start_id
-                    WHERE e.end_id = m.vertex_id),
-                   (SELECT CASE WHEN count(*) > 0 THEN least(m.id, min(s.id)) END
-                    FROM monster_ai."TEAMMATE_OF" e
-                    JOIN ml.monsters s ON s.vertex_id = e.end_id
-                    WHERE e.start_id = m.vertex_id))
-           END ORDER BY u.ord),
-           (array_agg(u.id ORDER BY u.ord) FILTER (WHERE m.id IS NULL))[1],
-           bool_or(m.id IS NULL)
-    INTO keys, unknown, any_unknown
-    FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
-    LEFT JOIN ml.monsters m ON m.id = u.id;
+        SELECT array_agg(CASE
+                   WHEN m.id IS NULL THEN NULL
+                   WHEN EXISTS (SELECT 1 FROM monster_ai."LEADS" e WHERE e.start_id = m.vertex_id)
+                       THEN m.id
+                   ELSE coalesce(
+                       (SELECT min(s.id) FROM monster_ai."LEADS" e
+                        JOIN ml.monsters s ON s.vertex_id = e.start_id
+                        WHERE e.end_id = m.vertex_id),
+                       (SELECT CASE WHEN count(*) > 0 THEN least(m.id, min(s.id)) END
+                        FROM monster_ai."TEAMMATE_OF" e
+                        JOIN ml.monsters s ON s.vertex_id = e.end_id
+                        WHERE e.start_id = m.vertex_id))
+               END ORDER BY u.ord),
+               (array_agg(u.id ORDER BY u.ord) FILTER (WHERE m.id IS NULL))[1],
+               bool_or(m.id IS NULL)
+        INTO keys, unknown, any_unknown
+        FROM unnest(monster_ids) WITH ORDINALITY AS u(id, ord)
+        LEFT JOIN ml.monsters m ON m.id = u.id;
     END IF;
     IF any_unknown AND must_exist THEN
         RAISE EXCEPTION 'unknown monster %', coalesce(unknown::text, 'null')
