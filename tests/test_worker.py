@@ -127,6 +127,36 @@ def test_archetype_without_model_gets_traditional_ai_with_reason(
     assert all("no deployed pack_coordination model" in a["reason"] for a in note["actions"])
 
 
+def test_reasons_stay_with_their_monsters_in_a_round_of_mixed_jobs(
+    db_url: str, worker_url: str, game: Any, listener: Any
+) -> None:
+    """Jobs committed together are answered in one round, whose per-monster arrays run back to
+    back: the reasons of the monsters without a model land on those monsters only, and a job
+    without any gets none."""
+    deploy_actor(db_url, "aggressive", "1.0")
+    sync_pack(game, PACK[:3], "aggressive")
+    sync_pack(game, [1101, 1102], "mage", map_id=1)
+    typed = "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])"
+    with worker_process(worker_url):
+        with game.transaction():  # one commit: the worker finds the three at once
+            mixed, plain, mage = (
+                game.execute(typed, (ids, kinds, [[0.1] * 64 for _ in ids])).fetchone()[0]
+                for ids, kinds in [
+                    ([PACK[0], 1101], ["aggressive", "mage"]),
+                    (PACK[1:3], ["aggressive"] * 2),
+                    ([1102], ["mage"]),
+                ]
+            )
+        notes = collect_decisions(listener, {mixed, plain, mage})
+    reason = "no deployed pack_coordination model for archetype 'mage'"
+    first, second = notes[mixed][0]["actions"]
+    assert "reason" not in first
+    assert 0 <= first["action"] <= 6
+    assert (second["action"], second["reason"]) == (255, reason)
+    assert all("reason" not in a for a in notes[plain][0]["actions"])
+    assert [(a["action"], a["reason"]) for a in notes[mage][0]["actions"]] == [(255, reason)]
+
+
 def test_legacy_gateway_protocol_unchanged(db_url: str, worker_url: str, game: Any) -> None:
     deploy_actor(db_url, "aggressive", "1.0")
     rng = np.random.default_rng(3)

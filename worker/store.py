@@ -124,22 +124,25 @@ class AsyncpgJobStore:
         """Write a round's answers in one statement; returns how many jobs it answered."""
         if not answers:
             return 0
+        decided = [a.decisions for a in answers]
+        # Reasons travel only in a round where some job has them (the statement reads them only
+        # for those jobs): a batch of 256 answered monsters sent 256 nulls every round otherwise.
+        any_reasons = any(d is not None and d.reasons is not None for d in decided)
         # Every job's per-monster values back to back, each job's slice given by (lo, n).
         lo, n = [], []
         actions: list[int] = []
         confidences: list[float] = []
         coordinated: list[bool] = []
         reasons: list[str | None] = []
-        for a in answers:
-            d = a.decisions
+        for d in decided:
             lo.append(len(actions) + 1)
             n.append(0 if d is None else len(d.actions))
             if d is not None:
                 actions += d.actions
                 confidences += d.confidences
                 coordinated += d.coordinated
-                reasons += d.reasons or [None] * len(d.actions)
-        decided = [a.decisions for a in answers]
+                if any_reasons:
+                    reasons += d.reasons or [None] * len(d.actions)
         row = await self.conn.fetchrow(
             query("complete_inference_jobs"),
             worker_id,
