@@ -175,3 +175,44 @@ def test_a_despawn_waits_for_a_running_formation_before_touching_its_edges(
     assert failures == []
     assert count(admin, "SELECT count(*) FROM ml.monsters") == 1
     assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0
+
+
+def test_the_cleanup_of_emptied_maps_waits_for_a_formation_of_those_maps(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any], game_url: str, db_url: str
+) -> None:
+    """ml.form_dirty_packs drops the bookkeeping rows of maps left without monsters. A sync that
+    spawns on two such maps forms each under its lock and writes its row: the cleanup must take
+    the maps' locks before deleting any row, or it deletes one row and waits on the other while
+    the sync waits on the deleted one (a deadlock the demo hit: a respawn against pg_cron)."""
+    sync(game, monster(1, 10, 10, map_id=1), monster(2, 10, 10, map_id=2))
+    game.execute("SELECT ml.despawn_monster(1)")
+    game.execute("SELECT ml.despawn_monster(2)")  # both maps empty, their rows still there
+    failures: list[BaseException] = []
+
+    def cleanup() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as cron:
+                cron.execute("CALL ml.form_dirty_packs()")
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    with psycopg.connect(game_url) as spawner:  # one transaction, as one sync spawning on both
+        sync(spawner, monster(11, 10, 10, map_id=1))  # map 1 formed: its lock and row held
+        cleaning = threading.Thread(target=cleanup)
+        cleaning.start()
+        time.sleep(0.3)  # the cleanup is waiting now
+        try:
+            # Before the fix the cleanup had deleted map 2's row and waited on map 1's: this
+            # formation's write of map 2's row waited on it, a deadlock.
+            sync(spawner, monster(12, 10, 10, map_id=2))
+            spawner.commit()
+        except psycopg.Error as exc:
+            failures.append(exc)
+        cleaning.join(timeout=10)
+    assert not cleaning.is_alive()
+    assert failures == []
+    assert count(admin, "SELECT count(*) FROM ml.pack_maps WHERE map_id IN (1, 2)") == 2
+    # And maps that are still empty once their locks are held lose their rows.
+    game.execute("SELECT ml.despawn_monster(11)")
+    admin.execute("CALL ml.form_dirty_packs()")
+    assert count(admin, "SELECT array_agg(map_id ORDER BY map_id) = '{2}' FROM ml.pack_maps")

@@ -9,6 +9,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     dirty integer;
+    emptied integer[];
 BEGIN
     FOR dirty IN
         SELECT m.map_id
@@ -21,9 +22,17 @@ BEGIN
         PERFORM ml.form_packs(ARRAY[dirty]);
         COMMIT;
     END LOOP;
-    -- Maps left without monsters keep no bookkeeping row.
+    -- Maps left without monsters keep no bookkeeping row. Their formation locks first, as every
+    -- writer of a map's pack rows takes them (ml.lock_pack_maps): a sync spawning on two emptied
+    -- maps writes each map's row under its lock, and a cleanup that deleted one of those rows
+    -- and then waited on the other deadlocked with it (seen in the demo). Only the locked maps'
+    -- rows, and only those still empty once the locks are held.
+    emptied := ARRAY(SELECT p.map_id FROM ml.pack_maps p
+                     WHERE NOT EXISTS (SELECT 1 FROM ml.monsters m WHERE m.map_id = p.map_id));
+    PERFORM ml.lock_pack_maps(emptied);
     DELETE FROM ml.pack_maps p
-    WHERE NOT EXISTS (SELECT 1 FROM ml.monsters m WHERE m.map_id = p.map_id);
+    WHERE p.map_id = ANY (emptied)
+      AND NOT EXISTS (SELECT 1 FROM ml.monsters m WHERE m.map_id = p.map_id);
     COMMIT;
 END;
 $$;
