@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
-def table(rows: list[dict[str, object]], columns: list[str]) -> str:
+def table(rows: Sequence[Mapping[str, object]], columns: list[str]) -> str:
     """A fixed-width text table (what the benchmarks print and RESULTS.md records)."""
     text = [[c for c in columns]] + [[_cell(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(row[i]) for row in text) for i in range(len(columns))]
@@ -68,7 +68,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process so far (0 when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -96,9 +96,9 @@ class CpuMeter:
 
     def _sample(self) -> dict[str, float]:
         return {
-            "database": sum(_cpu_seconds(p) for p in _database_pids()),
-            "worker": _cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
-            "clients": _cpu_seconds(os.getpid()),
+            "database": sum(cpu_seconds(p) for p in _database_pids()),
+            "worker": cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
+            "clients": cpu_seconds(os.getpid()),
         }
 
     def per_job_ms(self, jobs: int) -> dict[str, float]:

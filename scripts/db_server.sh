@@ -4,10 +4,12 @@
 # Debian 12 ships none of these, so the server runs from a Debian 13 (trixie) root filesystem under
 # chroot. The host's own packages are never touched; `destroy` removes everything it made.
 #
-# Usage: scripts/db_server.sh up|start|stop|restart|status|psql|destroy      (needs root)
+# Usage: scripts/db_server.sh up|start|stop|restart|status|psql|pgbench|destroy      (needs root)
 #   up       build the root filesystem if missing, start the server, create the roles, the database
 #            and its extensions. Idempotent: about a second when everything is already there.
 #   psql     open psql as the superuser inside the chroot (extra arguments are passed on).
+#   pgbench DIR ARGS...   the server's pgbench, run in host directory DIR (its scripts, its logs;
+#            DIR must be writable by the chroot's postgres user): the benchmarks' load generator.
 #
 # Settings (environment): RAGNAROK_PG_ROOT (default /opt/ragnarok-pg17), RAGNAROK_PG_PORT (5433),
 # RAGNAROK_PG_MIRROR (Debian archive for the root filesystem; default: the one apt uses here).
@@ -33,13 +35,18 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 # Run a command inside the chroot as user postgres, in a private mount namespace: the /dev and
 # /proc mounts live only as long as the processes using them, so nothing leaks onto the host.
-inroot() {
+inroot() { inroot_in "" "$@"; }
+
+# The same, with host directory $1 (when not empty) mounted at /mnt/work as the working directory:
+# how `pgbench` reads its scripts and writes its logs where the caller reads them.
+inroot_in() {
   unshare --mount --propagation private -- sh -ec '
-    R=$1; shift
+    R=$1; D=$2; W=/; shift 2
     mount --rbind /dev "$R/dev"
     mount -t proc proc "$R/proc" 2>/dev/null || mount --rbind /proc "$R/proc"
+    if [ -n "$D" ]; then mkdir -p "$R/mnt/work"; mount --bind "$D" "$R/mnt/work"; W=/mnt/work; fi
     exec chroot "$R" setpriv --reuid=postgres --regid=postgres --init-groups \
-      env -i PATH=/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=/var/lib/postgresql "$@"
+      env -i -C "$W" PATH=/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=/var/lib/postgresql "$@"
   ' sh "$ROOT" "$@"
 }
 
@@ -139,6 +146,7 @@ case "${1:-}" in
   restart) stop; start ;;
   status) if running; then echo "running (pid $(head -1 "$(pidfile)"), port $PORT)"; else echo "not running"; exit 3; fi ;;
   psql) shift; spsql -d "$DB" "$@" ;;
+  pgbench) shift; dir=$(cd "$1" && pwd); shift; inroot_in "$dir" "$BIN/pgbench" "$@" ;;
   destroy) stop || true; rm -rf "$ROOT" "$ROOT.tmp" ;;
-  *) echo "usage: $0 up|start|stop|restart|status|psql|destroy" >&2; exit 2 ;;
+  *) echo "usage: $0 up|start|stop|restart|status|psql|pgbench|destroy" >&2; exit 2 ;;
 esac
