@@ -5,8 +5,8 @@ dataclass does not declare, or a value of the wrong type, is a `ConfigError` tha
 key (`ctde.critic.hidden_dims`), never silently ignored. A key left out takes the default written
 here, which is the seed's value.
 
-The sections `pack_formation` and `signals` configure what runs inside the database; the migrations
-read them through this loader too.
+The sections `pack_formation`, `signals` and `queues` configure what runs inside the database (the
+migrations load them into ml.config).
 """
 
 from __future__ import annotations
@@ -129,6 +129,14 @@ class SignalsConfig:
 
 
 @dataclass(frozen=True)
+class QueuesConfig:
+    """The decision queues, in the database."""
+
+    retention_seconds: int = 600
+    """Seconds a finished decision job (and a gateway request's row and answer) is kept."""
+
+
+@dataclass(frozen=True)
 class AdvancedConfig:
     """The seed's "Advanced Topics"."""
 
@@ -156,6 +164,8 @@ class Config:
     """Pack formation in the database."""
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     """Signals in the database."""
+    queues: QueuesConfig = field(default_factory=QueuesConfig)
+    """Decision queues in the database."""
     advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
     """Curriculum and multi-task options."""
 
@@ -275,6 +285,7 @@ def _check_ranges(cfg: Config) -> None:
     _require(cfg.signals.default_ttl_seconds > 0, "signals.default_ttl_seconds", "must be positive")
     for name, ttl in cfg.signals.ttl_seconds.items():
         _require(ttl > 0, f"signals.ttl_seconds.{name}", "must be positive")
+    _require(cfg.queues.retention_seconds > 0, "queues.retention_seconds", "must be positive")
 
 
 def config_from_dict(raw: Any) -> Config:

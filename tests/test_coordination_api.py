@@ -161,8 +161,21 @@ def test_module_sources_in_the_database_are_the_repositorys(admin: psycopg.Conne
 
 
 JOBS = {
-    "jobs/expire_signals_every_second.sql": ("ml_expire_signals", "SELECT ml.expire_signals()"),
-    "jobs/form_dirty_packs_every_second.sql": ("ml_form_dirty_packs", "CALL ml.form_dirty_packs()"),
+    "jobs/expire_signals_every_second.sql": (
+        "ml_expire_signals",
+        "SELECT ml.expire_signals()",
+        "1 second",
+    ),
+    "jobs/form_dirty_packs_every_second.sql": (
+        "ml_form_dirty_packs",
+        "CALL ml.form_dirty_packs()",
+        "1 second",
+    ),
+    "jobs/purge_finished_decisions_every_ten_seconds.sql": (
+        "ml_purge_finished_decisions",
+        "SELECT ml.purge_finished_decisions()",
+        "10 seconds",
+    ),
 }
 
 
@@ -176,15 +189,15 @@ def test_job_files_schedule_nothing_where_pg_cron_is_absent(
 
 
 @pytest.mark.parametrize("relpath", sorted(JOBS))
-def test_job_files_schedule_every_second_in_ragnarok_ml(relpath: str) -> None:
+def test_job_files_schedule_their_jobs_in_ragnarok_ml(relpath: str) -> None:
     """In the real database (the only one pg_cron runs in), inside a transaction rolled back."""
-    name, command = JOBS[relpath]
+    name, command, schedule = JOBS[relpath]
     jobs = "SELECT schedule, command, active FROM cron.job WHERE jobname = %s"
     with psycopg.connect(load_settings().admin_url) as conn:
         try:
             conn.execute(drop_statement(relpath).encode())
             assert conn.execute(jobs, (name,)).fetchall() == []
             conn.execute((SQL_DIR / relpath).read_bytes())
-            assert conn.execute(jobs, (name,)).fetchall() == [("1 second", command, True)]
+            assert conn.execute(jobs, (name,)).fetchall() == [(schedule, command, True)]
         finally:
             conn.rollback()

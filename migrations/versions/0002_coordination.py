@@ -7,16 +7,8 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
-
-import psycopg
-import yaml
-from alembic import op
-from psycopg.types.json import Jsonb
-
-from config.queries import query
-from migrations.objects import REPO_ROOT, downgrade_objects, upgrade_objects
+from migrations.config_rows import load_config_sections
+from migrations.objects import downgrade_objects, upgrade_objects
 
 revision = "0002"
 down_revision = "0001"
@@ -78,42 +70,13 @@ OBJECTS: list[str] = [
 #: Modules under plpython/ installed into ml.plpython_modules.
 PLPYTHON_MODULES: list[str] = ["signal_encoding", "pack_formation", "coordination"]
 
-CONFIG_FILE = REPO_ROOT / "config" / "ctde_config.yaml"
 #: The parts of the YAML the database acts on (loaded into ml.config, flattened with dots).
 CONFIG_SECTIONS = ("pack_formation", "signals", "ctde.inference")
 
 
-def flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            yield from flatten(f"{prefix}.{key}", inner)
-    else:
-        yield prefix, value
-
-
-def database_settings(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The settings of CONFIG_SECTIONS, e.g. ("signals.ttl_seconds.retreat", 3)."""
-    settings: list[tuple[str, Any]] = []
-    for section in CONFIG_SECTIONS:
-        node: Any = document
-        for part in section.split("."):
-            node = node[part]
-        settings += flatten(section, node)
-    return settings
-
-
-def load_config() -> None:
-    document = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
-    conn = op.get_bind().connection.driver_connection
-    assert isinstance(conn, psycopg.Connection)
-    insert = query("insert_config").encode()
-    for key, value in database_settings(document):
-        conn.execute(insert, {"key": key, "value": Jsonb(value)})
-
-
 def upgrade() -> None:
     upgrade_objects(OBJECTS, PLPYTHON_MODULES)
-    load_config()
+    load_config_sections(CONFIG_SECTIONS)
 
 
 def downgrade() -> None:
