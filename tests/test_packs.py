@@ -177,6 +177,74 @@ def test_a_despawn_waits_for_a_running_formation_before_touching_its_edges(
     assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0
 
 
+def test_a_formation_of_several_maps_takes_every_lock_before_touching_an_edge(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any], db_url: str
+) -> None:
+    """A sync moving a monster from map 2 to map 1 re-forms both maps; forming map 1 removes the
+    monster's edges into map 2. A despawn on map 2 (holding map 2's lock) deletes the same edges.
+    The formation must hold map 2's lock before it touches any edge, or it holds an edge the
+    despawn waits for while it waits for the despawn's lock (bench/sync_contention.py found it)."""
+    sync(game, monster(1, 10, 10, 0.9, map_id=2), monster(2, 11, 10, 0.5, map_id=2))
+    assert team(game, 1) == (1, [2], [], "leader")
+    failures: list[BaseException] = []
+
+    def move() -> None:
+        try:
+            sync(game, monster(1, 10, 10, 0.9, map_id=1))
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    with psycopg.connect(db_url) as despawn:
+        # What ml.despawn_monster(2) does first: take its map's lock.
+        despawn.execute("SELECT ml.lock_pack_maps(ARRAY[2])")
+        moving = threading.Thread(target=move)
+        moving.start()
+        time.sleep(0.3)  # the sync is waiting now (before the fix: holding 1 -> 2's edges)
+        despawn.execute(  # then delete the monster's edges
+            "DELETE FROM monster_ai._ag_label_edge e USING ml.monsters m "
+            "WHERE (e.start_id = m.vertex_id OR e.end_id = m.vertex_id) AND m.id = 2"
+        )
+        despawn.commit()
+        moving.join(timeout=10)
+    assert not moving.is_alive()
+    assert failures == []
+    assert count(admin, "SELECT map_id FROM ml.monsters WHERE id = 1") == 1
+    assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0
+
+
+def test_two_syncs_of_the_same_monsters_lock_them_in_one_order(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any], game_url: str, db_url: str
+) -> None:
+    """Two syncs naming the same monsters in different orders: each locks the rows in id order,
+    so neither holds a row the other waits for while it waits (before, the rows were locked in
+    the order given: a deadlock, bench/sync_contention.py)."""
+    sync(game, monster(1, 10, 10), monster(2, 40, 40))
+    failures: list[BaseException] = []
+
+    def sync_in_order(ids: list[int]) -> None:
+        try:
+            with psycopg.connect(game_url, autocommit=True) as conn:
+                sync(conn, *(monster(i, 10 * i, 10) for i in ids))
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SELECT 1 FROM ml.monsters WHERE id = 1 FOR UPDATE")  # row 1 busy
+        first = threading.Thread(target=sync_in_order, args=([1, 2],))
+        first.start()
+        time.sleep(0.3)  # waiting for row 1, holding nothing
+        second = threading.Thread(target=sync_in_order, args=([2, 1],))
+        second.start()
+        time.sleep(0.3)  # before the fix: holding row 2, waiting for row 1 behind the first
+        holder.commit()  # the first takes row 1, then needs row 2
+        first.join(timeout=10)
+        second.join(timeout=10)
+    assert not first.is_alive()
+    assert not second.is_alive()
+    assert failures == []
+    assert count(admin, "SELECT count(*) FROM ml.monsters WHERE x IN (10, 20)") == 2
+
+
 def test_the_cleanup_of_emptied_maps_waits_for_a_formation_of_those_maps(
     admin: psycopg.Connection[Any], game: psycopg.Connection[Any], game_url: str, db_url: str
 ) -> None:

@@ -3,7 +3,7 @@
 -- graph: LEADS {strength} leader -> follower, FOLLOWS back, TEAMMATE_OF between followers. Returns
 -- the number of packs on those maps. Runs on spawn, death, revival, map change and despawn (the
 -- ml.monsters triggers), every second for maps whose monsters moved (ml.form_dirty_packs, pg_cron),
--- and on demand. One map at a time under an advisory lock, maps in ascending order (no deadlock).
+-- and on demand. Every map's advisory lock first (ascending, ml.lock_pack_maps), then map by map.
 -- Edges of a map's monsters to monsters elsewhere (one changed map) are removed with the rest.
 CREATE FUNCTION ml.form_packs(map_ids integer[]) RETURNS integer
 LANGUAGE plpython3u
@@ -31,7 +31,7 @@ if "plans" not in SD:
             "SELECT ml.config_number('pack_formation.radius')::integer AS radius, "
             "ml.config_number('pack_formation.min_size')::integer AS min_size, "
             "ml.config_number('pack_formation.max_size')::integer AS max_size"),
-        "lock": plpy.prepare("SELECT ml.lock_pack_maps(ARRAY[$1])", ["integer"]),
+        "lock": plpy.prepare("SELECT ml.lock_pack_maps($1)", ["integer[]"]),
         "monsters": plpy.prepare(
             "SELECT m.id, m.vertex_id::text AS vertex, m.x, m.y, m.leadership_score, "
             "m.hp_ratio > 0 AS alive FROM ml.monsters m WHERE m.map_id = $1", ["integer"]),
@@ -67,9 +67,12 @@ if not maps:
 row = plpy.execute(plans["config"])[0]
 config = pf.FormationConfig(row["radius"], row["min_size"], row["max_size"])
 
+# Every map's lock before any edge is touched, not map by map: a map's formation also removes its
+# monsters' edges into other maps, and a despawn or another formation holding one of those maps
+# and waiting for an edge this one had deleted was a deadlock (bench/sync_contention.py).
+plpy.execute(plans["lock"], [maps])
 total = 0
 for map_id in maps:
-    plpy.execute(plans["lock"], [map_id])
     rows = plpy.execute(plans["monsters"], [map_id])
     monsters = {r["id"]: pf.Monster(r["id"], r["x"], r["y"], r["leadership_score"], r["alive"])
                 for r in rows}

@@ -76,7 +76,9 @@ BEGIN
                 WHEN (t.map_id, t.x, t.y, t.hp_ratio > 0, t.leadership_score)
                      IS DISTINCT FROM (i.map_id, i.x, i.y, i.hp_ratio > 0, i.leadership_score)
                 THEN at ELSE t.formation_changed_at END
-        FROM unnest(monsters) AS i
+        -- In id order, as every sync: two syncs of the same monsters lock their rows in one
+        -- order, never each holding one the other waits for.
+        FROM (SELECT * FROM unnest(monsters) AS u ORDER BY u.id) AS i
         WHERE t.id = i.id;
         GET DIAGNOSTICS updated = ROW_COUNT;
         IF updated < n THEN
@@ -84,7 +86,7 @@ BEGIN
                                      leadership_score, state, synced_at, formation_changed_at)
             SELECT i.id, i.mob_id, i.archetype, i.map_id, i.x, i.y, i.hp_ratio,
                    i.leadership_score, i.state, at, at
-            FROM unnest(monsters) AS i
+            FROM (SELECT * FROM unnest(monsters) AS u ORDER BY u.id) AS i
             WHERE NOT EXISTS (SELECT 1 FROM ml.monsters t WHERE t.id = i.id)
             -- Spawned by a concurrent sync since the update: that one wins this tick.
             ON CONFLICT (id) DO NOTHING;
