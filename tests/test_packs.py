@@ -245,12 +245,6 @@ def test_two_syncs_of_the_same_monsters_lock_them_in_one_order(
     assert count(admin, "SELECT count(*) FROM ml.monsters WHERE x IN (10, 20)") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known deadlock: the update's and the insert's formations lock their maps one "
-    "statement after the other; locking every such map first (rows first, by id) cost 1-3 ms "
-    "per sync of 1,000 monsters (bench.coordination)",
-)
 def test_a_sync_that_re_forms_maps_in_both_statements_locks_them_in_one_order(
     admin: psycopg.Connection[Any], game: psycopg.Connection[Any], game_url: str, db_url: str
 ) -> None:

@@ -20,7 +20,7 @@ BEGIN
     FROM spawned n;
     SELECT array_agg(DISTINCT n.map_id ORDER BY n.map_id) INTO maps FROM spawned n;
     IF maps IS NOT NULL THEN  -- a sync that spawns nobody still fires this statement trigger
-        PERFORM ml.form_packs(maps);
+        PERFORM ml.form_or_defer_packs(maps);
     END IF;
     RETURN NULL;
 END;

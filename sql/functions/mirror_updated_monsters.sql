@@ -40,7 +40,7 @@ BEGIN
     WHERE v.id = c.vertex_id AND v.id = ANY (vertices);
 
     IF maps IS NOT NULL THEN
-        PERFORM ml.form_packs(maps);  -- sorts and de-duplicates the maps itself
+        PERFORM ml.form_or_defer_packs(maps);  -- sorts and de-duplicates the maps itself
     END IF;
     RETURN NULL;
 END;

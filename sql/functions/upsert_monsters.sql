@@ -17,6 +17,7 @@ DECLARE
     problem record;
     failed_check text;
     updated integer;
+    deferred integer[];
     at timestamptz := ml.clock_now();
 BEGIN
     IF n = 0 THEN
@@ -65,6 +66,10 @@ BEGIN
         RAISE EXCEPTION 'monster % appears twice in one sync', problem.id USING ERRCODE = '23505';
     END IF;
 
+    -- The maps the update and the insert re-form (spawns, deaths, revivals, map changes) are
+    -- formed together after both (ml.form_or_defer_packs says why).
+    PERFORM set_config('ml.defer_formation', 'on', true);
+    PERFORM set_config('ml.deferred_maps', '{}', true);
     BEGIN
         -- Known monsters first; spawns only when some id was not found (most ticks spawn nobody,
         -- and then the insert, its anti-join and its spawn trigger are skipped).
@@ -106,6 +111,11 @@ BEGIN
             problem.idx
             USING ERRCODE = 'ML004';
     END;
+    PERFORM set_config('ml.defer_formation', 'off', true);
+    deferred := current_setting('ml.deferred_maps')::integer[];
+    IF cardinality(deferred) > 0 THEN
+        PERFORM ml.form_packs(deferred);  -- sorts and de-duplicates the maps itself
+    END IF;
     RETURN n;
 END;
 $$;
