@@ -77,6 +77,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _CLOCK_TICKS
+
+
 def _database_pids() -> list[int]:
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

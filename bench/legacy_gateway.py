@@ -27,21 +27,13 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from bench.common import BENCH_SQL, bench_sql, cpu_seconds, summarize
+from bench.common import BENCH_SQL, bench_sql, busy_cpu_seconds, cpu_seconds, summarize
 
 DB_SERVER = Path(__file__).resolve().parent.parent / "scripts" / "db_server.sh"
 SCRIPT = BENCH_SQL / "legacy_gateway.pgbench"
 #: Seconds at the start of a run left out of the figures: pgbench opens every connection at once
 #: and each new session builds its caches; a running gateway's connections are long open.
 WARMUP_S = 2.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _busy_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all processes), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / _CLOCK_TICKS
 
 
 def pgbench(workdir: Path, args: list[str]) -> None:
@@ -77,7 +69,7 @@ def run_rate(
         work = Path(tmp)
         work.chmod(0o777)  # the chroot's postgres user writes the log here
         shutil.copy(SCRIPT, work / SCRIPT.name)
-        busy, worker = _busy_cpu_seconds(), cpu_seconds(worker_pid)
+        busy, worker = busy_cpu_seconds(), cpu_seconds(worker_pid)
         pgbench(
             work,
             [
@@ -94,7 +86,7 @@ def run_rate(
                 game_url,
             ],
         )
-        busy, worker = _busy_cpu_seconds() - busy, cpu_seconds(worker_pid) - worker
+        busy, worker = busy_cpu_seconds() - busy, cpu_seconds(worker_pid) - worker
         # client, transaction, latency us (from its scheduled start), script, epoch s, us, lag us
         log = np.loadtxt(
             [line for f in sorted(work.glob("gateway.*")) for line in f.read_text().splitlines()],
