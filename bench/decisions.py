@@ -12,7 +12,8 @@ monsters (agent decisions per second) in the three forms: packed float32 bytes (
 typed arrays and JSON, from 8 clients, and packed from 16 (more batches waiting per worker
 round), each reading its answers back; and the legacy gateway's exact SQL at fixed offered rates up
 to 1,000 monsters per tick at 10 ticks per second (bench/legacy_gateway.py: share answered within
-its 15 ms).
+its 15 ms), each beside its floor: the same SQL at the same rate against tables that answer every
+request inside its INSERT, what the protocol alone costs on this machine.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
 import numpy as np
 
 from bench.common import CpuMeter, bench_sql, fresh_database, summarize, table, url_as
-from bench.legacy_gateway import WARMUP_S, run_rate
+from bench.legacy_gateway import FLOOR, PRODUCT, WARMUP_S, run_rate
 
 DB = "ragnarok_ml_bench"
 PACK = 5
@@ -199,6 +200,7 @@ async def setup(admin_url: str, packs: int) -> None:
         model = register_actor_sync(conn, exported, archetype="aggressive", version="bench")
         conn.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (model,))
         conn.execute(bench_sql("echo_setup").encode())
+        conn.execute(bench_sql("legacy_floor").encode())
     game = await asyncpg.connect(url_as(DB, "ml_user"))
     monsters = [
         {
@@ -220,6 +222,15 @@ async def setup(admin_url: str, packs: int) -> None:
             "SELECT ml.sync_monsters($1::jsonb)", json.dumps(monsters[start : start + 1000])
         )
     await game.close()
+
+
+def against_floor(product: Mapping[str, float], floor: Mapping[str, float]) -> dict[str, float]:
+    """The product's legacy figures against the floor's at the same rate and pool: what it
+    serves, and the machine's CPU it spends per request."""
+    return {
+        "served / floor": product["served/s"] / floor["served/s"],
+        "CPU / floor": product["CPU ms/req"] / floor["CPU ms/req"],
+    }
 
 
 def start_worker(url: str) -> subprocess.Popen[bytes]:
@@ -373,10 +384,10 @@ async def run(quick: bool, only: list[str]) -> None:
                     "p50 / floor": 1.0,
                 }
             )
-        legacy = []
+        legacy: list[Mapping[str, object]] = []
         if not only or any(o in "legacy" for o in only):
             for pool, rate in itertools.product(LEGACY_POOLS, LEGACY_RATES):
-                legacy.append(
+                product_row, floor_row = (
                     run_rate(
                         admin,
                         game,
@@ -385,8 +396,14 @@ async def run(quick: bool, only: list[str]) -> None:
                         seconds=4 if quick else 10,
                         connections=pool,
                         monsters=LEGACY_MONSTERS,
+                        schema=schema,
                     )
+                    for schema in (PRODUCT, FLOOR)
                 )
+                legacy += [
+                    {"tables": PRODUCT, **product_row, **against_floor(product_row, floor_row)},
+                    {"tables": FLOOR, **floor_row},
+                ]
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -413,7 +430,8 @@ async def run(quick: bool, only: list[str]) -> None:
     print(
         f"\nlegacy gateway (bench/sql/legacy_gateway.pgbench): {LEGACY_MONSTERS:,} monsters, "
         "requests started on schedule at each offered rate from a pool of connections; "
-        f"the first {WARMUP_S:.0f} s of each run left out"
+        f"the first {WARMUP_S:.0f} s of each run left out; tables {FLOOR}: the floor, the same "
+        "SQL against tables that answer each request inside its INSERT (bench/sql/legacy_floor.sql)"
     )
     print(table(legacy, list(legacy[0])))
 

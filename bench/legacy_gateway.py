@@ -14,6 +14,11 @@ clock), and within 15 ms of when the request was due ("from due": also counting 
 free connection of the pool, pgbench's schedule lag, "wait"); the gateway's latency (INSERT sent
 -> answer read, so in steps of its 2 ms polls); the database's (request row -> answer row, both
 `now()` of their transactions); CPU per request (the whole machine: database, worker, pgbench).
+
+The floor (`schema=FLOOR`, bench/sql/legacy_floor.sql) runs the same script at the same rate
+against tables shaped like the product's whose row trigger answers each request inside its INSERT:
+one INSERT and one poll per request, no queue, no worker. What it serves, and the CPU it spends,
+is the most any product could do through this protocol on the machine.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from bench.common import BENCH_SQL, bench_sql, busy_cpu_seconds, cpu_seconds, summarize
 
@@ -34,6 +41,16 @@ SCRIPT = BENCH_SQL / "legacy_gateway.pgbench"
 #: Seconds at the start of a run left out of the figures: pgbench opens every connection at once
 #: and each new session builds its caches; a running gateway's connections are long open.
 WARMUP_S = 2.0
+#: Where the gateway's tables are: the product's schema, or the floor's (answered in the INSERT).
+PRODUCT = "ml"
+FLOOR = "gateway_floor"
+
+
+def _admin(admin_url: str, schema: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection that reads the gateway's tables in `schema`."""
+    conn = psycopg.connect(admin_url, autocommit=True)
+    conn.execute("SELECT set_config('search_path', %s, false)", (schema,))
+    return conn
 
 
 def pgbench(workdir: Path, args: list[str]) -> None:
@@ -60,9 +77,13 @@ def run_rate(
     seconds: float,
     connections: int,
     monsters: int,
+    schema: str = PRODUCT,
 ) -> dict[str, float]:
-    """Offer `rate` gateway requests a second for `seconds` (+ the warm-up) from `connections`."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    """Offer `rate` gateway requests a second for `seconds` (+ the warm-up) from `connections`,
+    to the product's tables (`schema` "ml") or to the floor's (FLOOR, bench/sql/legacy_floor.sql):
+    the gateway finds `ai_requests` on its search_path, as it does in production."""
+    gateway_url = make_conninfo(game_url, options=f"-c search_path={schema}")
+    with _admin(admin_url, schema) as conn:
         first_id = conn.execute(bench_sql("legacy_last_request")).fetchone()
     after = int(first_id[0]) if first_id else 0
     with tempfile.TemporaryDirectory(prefix="gateway-") as tmp:
@@ -83,7 +104,7 @@ def run_rate(
                 "--jobs=1",
                 "--log",
                 "--log-prefix=gateway",
-                game_url,
+                gateway_url,
             ],
         )
         busy, worker = busy_cpu_seconds() - busy, cpu_seconds(worker_pid) - worker
@@ -99,7 +120,7 @@ def run_rate(
     from_due_ms = log[kept, 2] / 1e3
     lag_ms = log[kept, 6] / 1e3
     from_insert_ms = from_due_ms - lag_ms
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with _admin(admin_url, schema) as conn:
         row = conn.execute(
             bench_sql("legacy_outcome"), {"after": after, "warmup_s": WARMUP_S}
         ).fetchone()
