@@ -5,8 +5,8 @@ dataclass does not declare, or a value of the wrong type, is a `ConfigError` tha
 key (`ctde.critic.hidden_dims`), never silently ignored. A key left out takes the default written
 here, which is the seed's value.
 
-The sections `pack_formation`, `signals` and `queues` configure what runs inside the database (the
-migrations load them into ml.config).
+The sections `pack_formation`, `signals`, `queues` and `jobs` configure what runs inside the
+database (the migrations load them into ml.config).
 """
 
 from __future__ import annotations
@@ -137,6 +137,14 @@ class QueuesConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """The product's pg_cron jobs, in the database."""
+
+    history_seconds: int = 3600
+    """Seconds the history of their runs (cron.job_run_details) is kept."""
+
+
+@dataclass(frozen=True)
 class AdvancedConfig:
     """The seed's "Advanced Topics"."""
 
@@ -166,6 +174,8 @@ class Config:
     """Signals in the database."""
     queues: QueuesConfig = field(default_factory=QueuesConfig)
     """Decision queues in the database."""
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    """The product's pg_cron jobs."""
     advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
     """Curriculum and multi-task options."""
 
@@ -286,6 +296,7 @@ def _check_ranges(cfg: Config) -> None:
     for name, ttl in cfg.signals.ttl_seconds.items():
         _require(ttl > 0, f"signals.ttl_seconds.{name}", "must be positive")
     _require(cfg.queues.retention_seconds > 0, "queues.retention_seconds", "must be positive")
+    _require(cfg.jobs.history_seconds > 0, "jobs.history_seconds", "must be positive")
 
 
 def config_from_dict(raw: Any) -> Config:

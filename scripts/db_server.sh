@@ -103,6 +103,11 @@ ensure_settings() {
     printf '%s\n' "cron.use_background_workers = on" "max_worker_processes = 16" >>"$conf"
     changed=0
   fi
+  # No log lines for every pg_cron run (postgresql.dev.conf says why).
+  if ! grep -q '^cron.log_statement' "$conf"; then
+    printf '%s\n' "cron.log_statement = off" >>"$conf"
+    changed=0
+  fi
   # Queue tables' statistics within seconds (postgresql.dev.conf says why).
   if ! grep -q '^autovacuum_naptime' "$conf"; then
     printf '%s\n' "autovacuum_naptime = 1s" >>"$conf"

@@ -46,6 +46,9 @@ CASES = {
     "dict-value": ("signals.ttl_seconds.retreat", "3s", "signals.ttl_seconds.retreat"),
     "pack-range": ("ctde.max_pack_size", 6, "ctde.min_pack_size/max_pack_size"),
     "gamma-range": ("ctde.gamma", 1.5, "ctde.gamma"),
+    "retention-range": ("queues.retention_seconds", 0, "queues.retention_seconds"),
+    "history-range": ("jobs.history_seconds", -1, "jobs.history_seconds"),
+    "history-type": ("jobs.history_seconds", "1h", "jobs.history_seconds"),
 }
 
 
