@@ -126,6 +126,8 @@ class SignalsConfig:
     """Time to live of a signal whose type has no entry in ttl_seconds."""
     ttl_seconds: dict[str, int] = field(default_factory=dict)
     """Time to live per signal type."""
+    log_retention_seconds: int = 86400
+    """Seconds a coordination log row (one per signal sent) is kept."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,9 @@ def _check_ranges(cfg: Config) -> None:
         _require(ttl > 0, f"signals.ttl_seconds.{name}", "must be positive")
     _require(cfg.queues.retention_seconds > 0, "queues.retention_seconds", "must be positive")
     _require(cfg.jobs.history_seconds > 0, "jobs.history_seconds", "must be positive")
+    _require(
+        cfg.signals.log_retention_seconds > 0, "signals.log_retention_seconds", "must be positive"
+    )
 
 
 def config_from_dict(raw: Any) -> Config:

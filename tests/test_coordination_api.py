@@ -176,6 +176,11 @@ JOBS = {
         "SELECT ml.purge_finished_decisions()",
         "10 seconds",
     ),
+    "jobs/purge_coordination_logs_every_ten_seconds.sql": (
+        "ml_purge_coordination_logs",
+        "SELECT ml.purge_coordination_logs()",
+        "10 seconds",
+    ),
     "jobs/purge_job_history_every_minute.sql": (
         "ml_purge_job_history",
         "SELECT ml.purge_job_history()",

@@ -49,6 +49,7 @@ CASES = {
     "retention-range": ("queues.retention_seconds", 0, "queues.retention_seconds"),
     "history-range": ("jobs.history_seconds", -1, "jobs.history_seconds"),
     "history-type": ("jobs.history_seconds", "1h", "jobs.history_seconds"),
+    "log-retention-range": ("signals.log_retention_seconds", 0, "signals.log_retention_seconds"),
 }
 
 

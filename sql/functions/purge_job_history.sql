@@ -1,7 +1,7 @@
 -- drop: DROP FUNCTION IF EXISTS ml.purge_job_history(integer);
 -- pg_cron records every run of every job in cron.job_run_details (start, end, status, error) and
--- never deletes one: the product's jobs (two every second, one every ten) add about 180,000 rows a
--- day.
+-- never deletes one: the product's jobs (two every second, two every ten seconds, one a minute)
+-- add about 190,000 rows a day.
 -- The runs of the product's jobs (named ml_*) that ended jobs.history_seconds (ml.config) ago go,
 -- oldest first, at most max_rows a call; a run that never recorded its end (a server stopped
 -- under it) goes by its start. Other jobs' history is left to whoever scheduled them. Where
@@ -12,14 +12,9 @@ LANGUAGE plpgsql
 SET search_path = ml, pg_catalog
 AS $$
 DECLARE
-    cutoff timestamptz := clock_timestamp()
-        - make_interval(secs => ml.config_number('jobs.history_seconds'));
+    cutoff timestamptz := ml.purge_cutoff('jobs.history_seconds', max_rows);
     purged integer;
 BEGIN
-    IF max_rows IS NULL OR max_rows < 1 THEN
-        RAISE EXCEPTION 'max_rows must be a positive number, got %', coalesce(max_rows::text, 'null')
-            USING ERRCODE = '22023';
-    END IF;
     IF to_regclass('cron.job_run_details') IS NULL THEN
         RETURN 0;
     END IF;

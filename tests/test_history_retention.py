@@ -1,6 +1,8 @@
-"""pg_cron keeps every run of every job in cron.job_run_details; the runs of the product's jobs
-(ml_*) go jobs.history_seconds after they ended (ml.purge_job_history, every minute). pg_cron runs
-only in ragnarok_ml: the history is made there, inside a transaction rolled back."""
+"""History that only grew is kept for a window. pg_cron keeps every run of every job in
+cron.job_run_details; the runs of the product's jobs (ml_*) go jobs.history_seconds after they
+ended (ml.purge_job_history, every minute). pg_cron runs only in ragnarok_ml: that history is made
+there, inside a transaction rolled back. A coordination log row (one per signal sent) goes
+signals.log_retention_seconds after it was written (ml.purge_coordination_logs)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import psycopg
 import pytest
 
 from config.settings import load_settings
+from models.config import load_config
 
 #: Ten years ago: older than any real run, so that only this test's runs are past the history
 #: window set below (five years).
@@ -63,13 +66,30 @@ def kept(conn: psycopg.Connection[Any], runs: list[int]) -> list[int]:
     return [r[0] for r in rows]
 
 
-def purge(conn: psycopg.Connection[Any], max_rows: int | None = None) -> int:
-    if max_rows is None:
-        row = conn.execute("SELECT ml.purge_job_history()").fetchone()
-    else:
-        row = conn.execute("SELECT ml.purge_job_history(%s)", (max_rows,)).fetchone()
+#: The purges, called with their default limit or with one.
+PURGES = {
+    "purge_job_history": ("SELECT ml.purge_job_history()", "SELECT ml.purge_job_history(%s)"),
+    "purge_coordination_logs": (
+        "SELECT ml.purge_coordination_logs()",
+        "SELECT ml.purge_coordination_logs(%s)",
+    ),
+}
+
+
+def call_purge(conn: psycopg.Connection[Any], name: str, max_rows: int | None = None) -> int:
+    default, limited = PURGES[name]
+    cursor = conn.execute(default) if max_rows is None else conn.execute(limited, (max_rows,))
+    row = cursor.fetchone()
     assert row is not None
     return int(row[0])
+
+
+def purge(conn: psycopg.Connection[Any], max_rows: int | None = None) -> int:
+    return call_purge(conn, "purge_job_history", max_rows)
+
+
+def purge_logs(conn: psycopg.Connection[Any], max_rows: int | None = None) -> int:
+    return call_purge(conn, "purge_coordination_logs", max_rows)
 
 
 def test_runs_of_the_products_jobs_go_after_their_window_oldest_first_others_stay(
@@ -107,7 +127,55 @@ def test_without_pg_cron_there_is_no_history(admin: psycopg.Connection[Any]) -> 
     assert admin.execute("SELECT ml.purge_job_history()").fetchone() == (0,)
 
 
-@pytest.mark.parametrize("max_rows", [0, -5, None])
-def test_a_bad_limit_is_refused(admin: psycopg.Connection[Any], max_rows: int | None) -> None:
+def log_signal(admin: psycopg.Connection[Any], sender: int, written_ago_s: float) -> int:
+    row = admin.execute(
+        "INSERT INTO ml.ml_coordination_logs (signal_type, from_monster_id, to_monster_ids, "
+        "created_at) VALUES ('retreat', %s, '{1, 2}', now() - make_interval(secs => %s)) "
+        "RETURNING id",
+        (sender, written_ago_s),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def logged(admin: psycopg.Connection[Any]) -> list[int]:
+    return [r[0] for r in admin.execute("SELECT id FROM ml.ml_coordination_logs ORDER BY id")]
+
+
+def test_coordination_logs_past_their_retention_go_oldest_first(
+    admin: psycopg.Connection[Any],
+) -> None:
+    retention = load_config().signals.log_retention_seconds
+    # Written in an order unlike their age: the purge goes by created_at, not by id.
+    older = log_signal(admin, 1, retention + 60)
+    oldest = log_signal(admin, 2, retention + 600)
+    young = log_signal(admin, 3, retention - 60)
+    assert logged(admin) == [older, oldest, young]
+    assert purge_logs(admin, max_rows=1) == 1
+    assert logged(admin) == [older, young]  # the oldest went first
+    assert purge_logs(admin) == 1
+    assert logged(admin) == [young]
+    assert purge_logs(admin) == 0
+
+
+def test_coordination_log_retention_is_the_operators_setting(
+    admin: psycopg.Connection[Any],
+) -> None:
+    row = log_signal(admin, 1, 120)
+    assert purge_logs(admin) == 0
+    admin.execute("UPDATE ml.config SET value = '100' WHERE key = 'signals.log_retention_seconds'")
+    assert purge_logs(admin) == 1
+    assert row not in logged(admin)
+
+
+@pytest.mark.parametrize("name", sorted(PURGES))
+@pytest.mark.parametrize("max_rows", [0, -5])
+def test_a_bad_limit_is_refused(admin: psycopg.Connection[Any], name: str, max_rows: int) -> None:
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="max_rows must be a positive"):
-        admin.execute("SELECT ml.purge_job_history(%s)", (max_rows,))
+        call_purge(admin, name, max_rows)
+
+
+@pytest.mark.parametrize("name", sorted(PURGES))
+def test_a_null_limit_is_refused(admin: psycopg.Connection[Any], name: str) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="got null"):
+        admin.execute(PURGES[name][1], (None,))
