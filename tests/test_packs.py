@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -25,6 +26,29 @@ $$) AS (id agtype, strength agtype);
 def game(game_url: str) -> Any:
     with psycopg.connect(game_url, autocommit=True) as conn:
         yield conn
+
+
+class Contender:
+    """One side of a lock-order race, in a thread started at once: `work`, with the database
+    errors it hits kept (a deadlock aborts one of the two sides with one). The test's own side
+    adds its errors to `failures` too."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self.failures: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, args=(work,))
+        self.thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except psycopg.Error as exc:
+            self.failures.append(exc)
+
+    def finished(self) -> list[BaseException]:
+        """Its errors, once it has ended (it must, within 10 s)."""
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+        return self.failures
 
 
 def test_spawn_forms_packs_at_once_and_the_seeds_cypher_shows_them(
@@ -151,28 +175,17 @@ def test_a_despawn_waits_for_a_running_formation_before_touching_its_edges(
     itself, or each waits for the other (a deadlock the demo hit: the game server's despawn
     against the every-second formation)."""
     sync(game, monster(1, 10, 10, 0.9), monster(2, 11, 10, 0.5))  # one pack: 1 leads 2
-    failures: list[BaseException] = []
-
-    def despawn() -> None:
-        try:
-            game.execute("SELECT ml.despawn_monster(2)")
-        except psycopg.Error as exc:
-            failures.append(exc)
-
     with psycopg.connect(db_url) as formation:
         # What ml.form_packs does on the map: take its lock, then rewrite the pack's edges.
         formation.execute("SELECT ml.lock_pack_maps(ARRAY[1])")
-        despawning = threading.Thread(target=despawn)
-        despawning.start()
+        despawning = Contender(lambda: game.execute("SELECT ml.despawn_monster(2)"))
         time.sleep(0.3)  # the despawn is waiting now
         formation.execute(
             'DELETE FROM monster_ai."LEADS" e USING ml.monsters m '
             "WHERE e.start_id = m.vertex_id AND m.id = 1"
         )  # before the fix this waited on the despawn, which waited on the lock: a deadlock
         formation.commit()
-        despawning.join(timeout=10)
-    assert not despawning.is_alive()
-    assert failures == []
+        assert despawning.finished() == []
     assert count(admin, "SELECT count(*) FROM ml.monsters") == 1
     assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0
 
@@ -186,28 +199,17 @@ def test_a_formation_of_several_maps_takes_every_lock_before_touching_an_edge(
     despawn waits for while it waits for the despawn's lock (bench/sync_contention.py found it)."""
     sync(game, monster(1, 10, 10, 0.9, map_id=2), monster(2, 11, 10, 0.5, map_id=2))
     assert team(game, 1) == (1, [2], [], "leader")
-    failures: list[BaseException] = []
-
-    def move() -> None:
-        try:
-            sync(game, monster(1, 10, 10, 0.9, map_id=1))
-        except psycopg.Error as exc:
-            failures.append(exc)
-
     with psycopg.connect(db_url) as despawn:
         # What ml.despawn_monster(2) does first: take its map's lock.
         despawn.execute("SELECT ml.lock_pack_maps(ARRAY[2])")
-        moving = threading.Thread(target=move)
-        moving.start()
+        moving = Contender(lambda: sync(game, monster(1, 10, 10, 0.9, map_id=1)))
         time.sleep(0.3)  # the sync is waiting now (before the fix: holding 1 -> 2's edges)
         despawn.execute(  # then delete the monster's edges
             "DELETE FROM monster_ai._ag_label_edge e USING ml.monsters m "
             "WHERE (e.start_id = m.vertex_id OR e.end_id = m.vertex_id) AND m.id = 2"
         )
         despawn.commit()
-        moving.join(timeout=10)
-    assert not moving.is_alive()
-    assert failures == []
+        assert moving.finished() == []
     assert count(admin, "SELECT map_id FROM ml.monsters WHERE id = 1") == 1
     assert count(admin, 'SELECT count(*) FROM monster_ai."LEADS"') == 0
 
@@ -219,29 +221,19 @@ def test_two_syncs_of_the_same_monsters_lock_them_in_one_order(
     so neither holds a row the other waits for while it waits (before, the rows were locked in
     the order given: a deadlock, bench/sync_contention.py)."""
     sync(game, monster(1, 10, 10), monster(2, 40, 40))
-    failures: list[BaseException] = []
 
     def sync_in_order(ids: list[int]) -> None:
-        try:
-            with psycopg.connect(game_url, autocommit=True) as conn:
-                sync(conn, *(monster(i, 10 * i, 10) for i in ids))
-        except psycopg.Error as exc:
-            failures.append(exc)
+        with psycopg.connect(game_url, autocommit=True) as conn:
+            sync(conn, *(monster(i, 10 * i, 10) for i in ids))
 
     with psycopg.connect(db_url) as holder:
         holder.execute("SELECT 1 FROM ml.monsters WHERE id = 1 FOR UPDATE")  # row 1 busy
-        first = threading.Thread(target=sync_in_order, args=([1, 2],))
-        first.start()
+        first = Contender(lambda: sync_in_order([1, 2]))
         time.sleep(0.3)  # waiting for row 1, holding nothing
-        second = threading.Thread(target=sync_in_order, args=([2, 1],))
-        second.start()
+        second = Contender(lambda: sync_in_order([2, 1]))
         time.sleep(0.3)  # before the fix: holding row 2, waiting for row 1 behind the first
         holder.commit()  # the first takes row 1, then needs row 2
-        first.join(timeout=10)
-        second.join(timeout=10)
-    assert not first.is_alive()
-    assert not second.is_alive()
-    assert failures == []
+        assert first.finished() + second.finished() == []
     assert count(admin, "SELECT count(*) FROM ml.monsters WHERE x IN (10, 20)") == 2
 
 
@@ -253,32 +245,25 @@ def test_a_sync_that_re_forms_maps_in_both_statements_locks_them_in_one_order(
     want map 2's. The sync must take both maps' locks, in order, before either statement, or it
     holds map 2 and waits for map 1 while the formation holds map 1 and waits for map 2."""
     sync(game, monster(1, 10, 10, 0.9, map_id=2), monster(2, 11, 10, 0.5, map_id=2))
-    failures: list[BaseException] = []
 
     def tick() -> None:
-        try:
-            with psycopg.connect(game_url, autocommit=True) as conn:
-                sync(
-                    conn,
-                    monster(1, 10, 10, 0.9, map_id=2, hp=0.0),  # dies: map 2 re-forms
-                    monster(3, 10, 10, 0.5, map_id=1),  # spawns: map 1 re-forms
-                )
-        except psycopg.Error as exc:
-            failures.append(exc)
+        with psycopg.connect(game_url, autocommit=True) as conn:
+            sync(
+                conn,
+                monster(1, 10, 10, 0.9, map_id=2, hp=0.0),  # dies: map 2 re-forms
+                monster(3, 10, 10, 0.5, map_id=1),  # spawns: map 1 re-forms
+            )
 
     with psycopg.connect(db_url) as formation:
         formation.execute("SELECT ml.lock_pack_maps(ARRAY[1])")  # as it forms map 1, then 2
-        ticking = threading.Thread(target=tick)
-        ticking.start()
+        ticking = Contender(tick)
         time.sleep(0.3)  # the sync is waiting now (before the fix: holding map 2's lock)
         try:
             formation.execute("SELECT ml.lock_pack_maps(ARRAY[2])")
             formation.commit()
         except psycopg.Error as exc:
-            failures.append(exc)
-        ticking.join(timeout=10)
-    assert not ticking.is_alive()
-    assert failures == []
+            ticking.failures.append(exc)
+        assert ticking.finished() == []
     assert count(admin, "SELECT count(*) FROM ml.monsters") == 3
     assert team(game, 2) == (None, [], [], "independent")  # its leader died
 
@@ -293,19 +278,14 @@ def test_the_cleanup_of_emptied_maps_waits_for_a_formation_of_those_maps(
     sync(game, monster(1, 10, 10, map_id=1), monster(2, 10, 10, map_id=2))
     game.execute("SELECT ml.despawn_monster(1)")
     game.execute("SELECT ml.despawn_monster(2)")  # both maps empty, their rows still there
-    failures: list[BaseException] = []
 
     def cleanup() -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as cron:
-                cron.execute("CALL ml.form_dirty_packs()")
-        except psycopg.Error as exc:
-            failures.append(exc)
+        with psycopg.connect(db_url, autocommit=True) as cron:
+            cron.execute("CALL ml.form_dirty_packs()")
 
     with psycopg.connect(game_url) as spawner:  # one transaction, as one sync spawning on both
         sync(spawner, monster(11, 10, 10, map_id=1))  # map 1 formed: its lock and row held
-        cleaning = threading.Thread(target=cleanup)
-        cleaning.start()
+        cleaning = Contender(cleanup)
         time.sleep(0.3)  # the cleanup is waiting now
         try:
             # Before the fix the cleanup had deleted map 2's row and waited on map 1's: this
@@ -313,10 +293,8 @@ def test_the_cleanup_of_emptied_maps_waits_for_a_formation_of_those_maps(
             sync(spawner, monster(12, 10, 10, map_id=2))
             spawner.commit()
         except psycopg.Error as exc:
-            failures.append(exc)
-        cleaning.join(timeout=10)
-    assert not cleaning.is_alive()
-    assert failures == []
+            cleaning.failures.append(exc)
+        assert cleaning.finished() == []
     assert count(admin, "SELECT count(*) FROM ml.pack_maps WHERE map_id IN (1, 2)") == 2
     # And maps that are still empty once their locks are held lose their rows.
     game.execute("SELECT ml.despawn_monster(11)")
