@@ -60,7 +60,7 @@ class Scenario:
         self.first_deadlock = ""
         self.lock = threading.Lock()
 
-    def _loop(self, url: str, name: str, call: Callable[[psycopg.Connection[Any]], None]) -> None:
+    def _loop(self, url: str, name: str, call: Callable[[psycopg.Connection[Any]], object]) -> None:
         with self.lock:
             for outcome in ("calls", "deadlocks"):
                 self.counts[outcome] += 0
@@ -80,26 +80,26 @@ class Scenario:
                     self.counts[outcome] += 1
                     self.counts[f"{name} {outcome}"] += 1
 
+    def _caller(
+        self, url: str, name: str, call: Callable[[psycopg.Connection[Any]], object]
+    ) -> threading.Thread:
+        """A thread that makes `call` on its own connection to `url` until the deadline."""
+        return threading.Thread(target=self._loop, args=(url, name, call))
+
     def syncer(self, seed: int) -> threading.Thread:
         rng = random.Random(seed)
-        return threading.Thread(
-            target=self._loop,
-            args=(
-                self.game_url,
-                "sync",
-                lambda c: c.execute("SELECT ml.sync_monsters(%s::jsonb)", (monsters(rng),)),
-            ),
+        return self._caller(
+            self.game_url,
+            "sync",
+            lambda c: c.execute("SELECT ml.sync_monsters(%s::jsonb)", (monsters(rng),)),
         )
 
     def despawner(self, seed: int) -> threading.Thread:
         rng = random.Random(seed)
-        return threading.Thread(
-            target=self._loop,
-            args=(
-                self.game_url,
-                "despawn",
-                lambda c: c.execute("SELECT ml.despawn_monster(%s)", (rng.choice(MONSTERS),)),
-            ),
+        return self._caller(
+            self.game_url,
+            "despawn",
+            lambda c: c.execute("SELECT ml.despawn_monster(%s)", (rng.choice(MONSTERS),)),
         )
 
     def former(self) -> threading.Thread:
@@ -107,7 +107,7 @@ class Scenario:
             conn.execute("CALL ml.form_dirty_packs()")
             time.sleep(0.05)
 
-        return threading.Thread(target=self._loop, args=(self.admin_url, "form", form))
+        return self._caller(self.admin_url, "form", form)
 
     def run(self, threads: list[threading.Thread]) -> dict[str, object]:
         for t in threads:
