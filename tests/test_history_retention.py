@@ -14,6 +14,7 @@ import pytest
 
 from config.settings import load_settings
 from models.config import load_config
+from tests.purge_helpers import PURGES, call_purge
 
 #: Ten years ago: older than any real run, so that only this test's runs are past the history
 #: window set below (five years).
@@ -64,24 +65,6 @@ def kept(conn: psycopg.Connection[Any], runs: list[int]) -> list[int]:
         "SELECT runid FROM cron.job_run_details WHERE runid = ANY(%s) ORDER BY runid", (runs,)
     )
     return [r[0] for r in rows]
-
-
-#: The purges, called with their default limit or with one.
-PURGES = {
-    "purge_job_history": ("SELECT ml.purge_job_history()", "SELECT ml.purge_job_history(%s)"),
-    "purge_coordination_logs": (
-        "SELECT ml.purge_coordination_logs()",
-        "SELECT ml.purge_coordination_logs(%s)",
-    ),
-}
-
-
-def call_purge(conn: psycopg.Connection[Any], name: str, max_rows: int | None = None) -> int:
-    default, limited = PURGES[name]
-    cursor = conn.execute(default) if max_rows is None else conn.execute(limited, (max_rows,))
-    row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def purge(conn: psycopg.Connection[Any], max_rows: int | None = None) -> int:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from models.config import load_config
+from tests.purge_helpers import call_purge
 from tests.worker_helpers import (
     deploy_actor,
     gateway_insert,
@@ -59,12 +60,7 @@ def remaining(admin: Any) -> tuple[list[int], list[int], list[int]]:
 
 
 def purge(admin: Any, max_rows: int | None = None) -> int:
-    if max_rows is None:
-        row = admin.execute("SELECT ml.purge_finished_decisions()").fetchone()
-    else:
-        row = admin.execute("SELECT ml.purge_finished_decisions(%s)", (max_rows,)).fetchone()
-    assert row is not None
-    return int(row[0])
+    return call_purge(admin, "purge_finished_decisions", max_rows)
 
 
 def test_finished_jobs_past_retention_go_with_their_gateway_rows_unfinished_ones_stay(
