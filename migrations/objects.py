@@ -4,14 +4,28 @@ Each object lives in one file under sql/, whose first line says how to drop it:
 
     -- drop: DROP FUNCTION IF EXISTS ml.expire_signals();
 
-A revision lists the files it creates (in dependency order) and the plpython/ modules it installs;
-upgrade runs the files, downgrade runs their drop lines in reverse. The files are executed as they
-are, through the driver connection, so no SQL is ever assembled in Python.
+A revision lists the files it creates (`OBJECTS`, in dependency order), the files of objects that
+earlier revisions created and that it re-applies with a new definition (`REPLACES`: functions,
+procedures, triggers, views, pg_cron jobs), and the plpython/ modules it installs. Upgrade runs the
+files; downgrade restores each replaced object's previous definition and runs the created files'
+drop lines in reverse. The files are executed as they are, through the driver connection, so no
+SQL is ever assembled in Python.
+
+A released revision's objects never change underneath it. `migrations/objects.lock` records the
+sha256 of every file each released revision applied; when a file under sql/ or plpython/ moves on
+(a later revision replaces it), what the older revision applied stays in
+`migrations/frozen/<revision>/<path>`, so a database built or upgraded from any revision gets
+exactly what that revision shipped, and a later revision brings it to head. `python -m
+scripts.migrate freeze` copies the released contents there (from git) and `python -m
+scripts.migrate lock REVISION` records a new revision's files before it is released.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +36,30 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 PLPYTHON_DIR = REPO_ROOT / "plpython"
 MANIFEST = SQL_DIR / "MANIFEST"
+LOCK_FILE = REPO_ROOT / "migrations" / "objects.lock"
+FROZEN_DIR = REPO_ROOT / "migrations" / "frozen"
 DROP_PREFIX = "-- drop:"
+#: Object kinds a revision may re-apply: CREATE OR REPLACE keeps their grants, dependants and
+#: triggers in place (a table changes through a new object file of its own, never by re-applying).
+REPLACEABLE_KINDS = ("functions/", "views/", "jobs/")
+_CREATE = re.compile(r"^CREATE (FUNCTION|PROCEDURE|TRIGGER|VIEW) ", re.MULTILINE)
 
 
 class ObjectFileError(ValueError):
-    """An object file is missing or lacks its drop line."""
+    """An object file is missing, lacks its drop line, or differs from what a revision shipped."""
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sql_path(relpath: str) -> str:
+    """The repository path of an object file named relative to sql/."""
+    return f"sql/{relpath}"
+
+
+def module_path(name: str) -> str:
+    return f"plpython/{name}.py"
 
 
 def read_object(relpath: str) -> str:
@@ -36,11 +69,20 @@ def read_object(relpath: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def drop_statement(relpath: str) -> str:
-    first_line = read_object(relpath).splitlines()[0]
+def drop_line(text: str, name: str) -> str:
+    first_line = text.splitlines()[0]
     if not first_line.startswith(DROP_PREFIX):
-        raise ObjectFileError(f"sql/{relpath}: first line must be '{DROP_PREFIX} <statement>'")
+        raise ObjectFileError(f"{name}: first line must be '{DROP_PREFIX} <statement>'")
     return first_line.removeprefix(DROP_PREFIX).strip()
+
+
+def drop_statement(relpath: str) -> str:
+    return drop_line(read_object(relpath), f"sql/{relpath}")
+
+
+def as_replacement(text: str) -> str:
+    """The object file with its CREATE statements as CREATE OR REPLACE (a re-application)."""
+    return _CREATE.sub(lambda m: f"CREATE OR REPLACE {m.group(1)} ", text)
 
 
 def manifest() -> list[str]:
@@ -49,53 +91,106 @@ def manifest() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def module_source(name: str) -> tuple[str, str]:
-    source = (PLPYTHON_DIR / f"{name}.py").read_text(encoding="utf-8")
-    return source, hashlib.sha256(source.encode()).hexdigest()
-
-
-def install_modules(conn: psycopg.Connection[Any], names: list[str]) -> None:
-    for name in names:
-        source, digest = module_source(name)
-        conn.execute(
-            "INSERT INTO ml.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256, "
-            "installed_at = now()",
-            (name, source, digest),
-        )
-
-
-def apply_objects(conn: psycopg.Connection[Any], objects: list[str], modules: list[str]) -> None:
-    for relpath in objects:
-        conn.execute(read_object(relpath).encode())
-    # Creating a PL/Python function does not run its body, so the modules it imports can follow.
-    install_modules(conn, modules)
-
-
-def drop_objects(conn: psycopg.Connection[Any], objects: list[str], modules: list[str]) -> None:
-    if modules and "schema/plpython_modules.sql" not in objects:
-        conn.execute("DELETE FROM ml.plpython_modules WHERE name = ANY(%s)", (modules,))
-    for relpath in reversed(objects):
-        conn.execute(drop_statement(relpath).encode())
-
-
-def _driver_connection() -> psycopg.Connection[Any]:
-    dbapi = op.get_bind().connection.driver_connection
-    assert isinstance(dbapi, psycopg.Connection)
-    return dbapi
-
-
-def upgrade_objects(objects: list[str], modules: list[str]) -> None:
-    apply_objects(_driver_connection(), objects, modules)
-
-
-def downgrade_objects(objects: list[str], modules: list[str]) -> None:
-    drop_objects(_driver_connection(), objects, modules)
-
-
 def all_modules() -> list[str]:
     """Every PL/Python module of the repository."""
     return sorted(p.stem for p in PLPYTHON_DIR.glob("*.py") if p.stem != "__init__")
+
+
+# --- what each revision applied ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision's files, as its module lists them."""
+
+    revision: str
+    objects: tuple[str, ...]
+    replaces: tuple[str, ...]
+    modules: tuple[str, ...]
+
+    def paths(self) -> list[str]:
+        """Repository paths of everything it applies, in the order it applies them."""
+        return [sql_path(p) for p in self.objects + self.replaces] + [
+            module_path(m) for m in self.modules
+        ]
+
+
+@cache
+def revision_chain() -> tuple[Revision, ...]:
+    """Every revision, base first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(REPO_ROOT / "migrations"))
+    return tuple(
+        Revision(
+            revision=str(script.revision),
+            objects=tuple(script.module.OBJECTS),
+            replaces=tuple(getattr(script.module, "REPLACES", ())),
+            modules=tuple(script.module.PLPYTHON_MODULES),
+        )
+        for script in reversed(list(scripts.walk_revisions()))
+    )
+
+
+def read_lock(lock_file: Path = LOCK_FILE) -> dict[tuple[str, str], str]:
+    """(revision, repository path) -> sha256 of what that released revision applied."""
+    locked: dict[tuple[str, str], str] = {}
+    if not lock_file.is_file():
+        return locked
+    for line in lock_file.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            revision, path, digest = line.split()
+            locked[(revision, path)] = digest
+    return locked
+
+
+def frozen_path(revision: str, path: str) -> Path:
+    return FROZEN_DIR / revision / path
+
+
+def applied_text(revision: str, path: str) -> str:
+    """What `revision` applies for the repository path `path`: the file as it is, unless the
+    revision was released with other contents, which then come from migrations/frozen/."""
+    head_file = REPO_ROOT / path
+    head = head_file.read_text(encoding="utf-8") if head_file.is_file() else None
+    locked = read_lock().get((revision, path))
+    if locked is None:
+        if head is None:
+            raise ObjectFileError(f"{path}: no such file")
+        return head
+    if head is not None and sha256(head) == locked:
+        return head
+    frozen = frozen_path(revision, path)
+    if frozen.is_file() and sha256(frozen.read_text(encoding="utf-8")) == locked:
+        return frozen.read_text(encoding="utf-8")
+    raise ObjectFileError(
+        f"{path} is no longer what released revision {revision} applied, and "
+        f"{frozen.relative_to(REPO_ROOT)} does not hold it: a change to a released object goes "
+        "into a new revision's REPLACES; run `python -m scripts.migrate freeze` to keep the "
+        "released contents"
+    )
+
+
+def previous_text(revision: str, path: str) -> str | None:
+    """What the latest revision before `revision` applied for `path` (None: nothing did)."""
+    chain = revision_chain()
+    index = next(i for i, r in enumerate(chain) if r.revision == revision)
+    for earlier in reversed(chain[:index]):
+        if path in earlier.paths():
+            return applied_text(earlier.revision, path)
+    return None
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def install_module(conn: psycopg.Connection[Any], name: str, source: str) -> None:
+    conn.execute(
+        "INSERT INTO ml.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET source = excluded.source, sha256 = excluded.sha256, "
+        "installed_at = now()",
+        (name, source, sha256(source)),
+    )
 
 
 def build_from_files(conn: psycopg.Connection[Any]) -> None:
@@ -104,4 +199,48 @@ def build_from_files(conn: psycopg.Connection[Any]) -> None:
     The drift test compares the result with `alembic upgrade head`: a revision history that no
     longer reproduces the files, or a file that no revision applies, shows up as a difference.
     """
-    apply_objects(conn, manifest(), all_modules())
+    for relpath in manifest():
+        conn.execute(read_object(relpath).encode())
+    # Creating a PL/Python function does not run its body, so the modules it imports can follow.
+    for name in all_modules():
+        install_module(conn, name, (PLPYTHON_DIR / f"{name}.py").read_text(encoding="utf-8"))
+
+
+def _driver_connection() -> psycopg.Connection[Any]:
+    dbapi = op.get_bind().connection.driver_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    return dbapi
+
+
+def upgrade_objects(
+    revision: str, objects: list[str], modules: list[str], replaces: list[str] | None = None
+) -> None:
+    conn = _driver_connection()
+    for relpath in objects:
+        conn.execute(applied_text(revision, sql_path(relpath)).encode())
+    for relpath in replaces or []:
+        if not relpath.startswith(REPLACEABLE_KINDS):
+            raise ObjectFileError(f"sql/{relpath}: only {REPLACEABLE_KINDS} can be re-applied")
+        conn.execute(as_replacement(applied_text(revision, sql_path(relpath))).encode())
+    for name in modules:
+        install_module(conn, name, applied_text(revision, module_path(name)))
+
+
+def downgrade_objects(
+    revision: str, objects: list[str], modules: list[str], replaces: list[str] | None = None
+) -> None:
+    conn = _driver_connection()
+    for name in modules:
+        previous = previous_text(revision, module_path(name))
+        if previous is not None:
+            install_module(conn, name, previous)
+        elif "schema/plpython_modules.sql" not in objects:
+            conn.execute("DELETE FROM ml.plpython_modules WHERE name = %s", (name,))
+    for relpath in reversed(replaces or []):
+        previous = previous_text(revision, sql_path(relpath))
+        if previous is None:
+            raise ObjectFileError(f"sql/{relpath}: replaced by {revision}, created by none before")
+        conn.execute(as_replacement(previous).encode())
+    for relpath in reversed(objects):
+        path = sql_path(relpath)
+        conn.execute(drop_line(applied_text(revision, path), path).encode())

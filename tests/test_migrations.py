@@ -1,4 +1,6 @@
-"""Migrations: up, down and up again on one database; and no drift between revisions and files."""
+"""Migrations: up, down and up again on one database; no drift between revisions and files; a
+released revision's objects never change underneath it, and a database migrated to any released
+revision upgrades to exactly what a fresh one is."""
 
 from __future__ import annotations
 
@@ -6,7 +8,18 @@ import psycopg
 from alembic.script import ScriptDirectory
 
 from config.queries import query
-from migrations.objects import SQL_DIR, all_modules, build_from_files, drop_statement, manifest
+from migrations.objects import (
+    REPLACEABLE_KINDS,
+    SQL_DIR,
+    all_modules,
+    applied_text,
+    build_from_files,
+    drop_statement,
+    manifest,
+    read_lock,
+    revision_chain,
+    sha256,
+)
 from scripts.migrate import alembic_config, downgrade, upgrade
 
 
@@ -74,3 +87,38 @@ def test_every_revision_object_is_in_the_manifest_in_order() -> None:
         modules += script.module.PLPYTHON_MODULES
     assert applied == manifest()
     assert sorted(modules) == all_modules()
+
+
+def test_released_revisions_apply_exactly_what_they_shipped() -> None:
+    # Every revision is locked (python -m scripts.migrate lock), each locked file is found with
+    # its recorded contents (in sql/ or plpython/ while unchanged, in migrations/frozen/ after),
+    # and a revision applies nothing it was not locked with.
+    locked = read_lock()
+    for rev in revision_chain():
+        paths = {path for revision, path in locked if revision == rev.revision}
+        assert paths == set(rev.paths()), f"revision {rev.revision}: run scripts.migrate lock"
+        for path in paths:
+            assert sha256(applied_text(rev.revision, path)) == locked[(rev.revision, path)]
+
+
+def test_a_revision_replaces_only_replaceable_objects_created_before_it() -> None:
+    created: set[str] = set()
+    for rev in revision_chain():
+        for relpath in rev.replaces:
+            assert relpath.startswith(REPLACEABLE_KINDS), (rev.revision, relpath)
+            assert relpath in created, (rev.revision, relpath)
+        created.update(rev.objects)
+
+
+def test_every_released_revision_upgrades_to_head_and_back(db_url: str, empty_db_url: str) -> None:
+    # A database migrated when revision R was released, upgraded today, is exactly a fresh head;
+    # and downgraded again, exactly what R built (each replaced object's definition restored).
+    head = fingerprint(db_url)
+    for rev in revision_chain()[:-1]:
+        upgrade(empty_db_url, rev.revision)
+        released = fingerprint(empty_db_url)
+        upgrade(empty_db_url)
+        assert fingerprint(empty_db_url) == head, f"upgraded from {rev.revision}"
+        downgrade(empty_db_url, rev.revision)
+        assert fingerprint(empty_db_url) == released, f"downgraded to {rev.revision}"
+        downgrade(empty_db_url)

@@ -75,9 +75,9 @@ CONFIG_SECTIONS = ("pack_formation", "signals", "ctde.inference")
 
 
 def upgrade() -> None:
-    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
     load_config_sections(CONFIG_SECTIONS)
 
 
 def downgrade() -> None:
-    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    downgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)

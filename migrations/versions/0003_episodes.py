@@ -22,8 +22,8 @@ PLPYTHON_MODULES: list[str] = ["pack_episode"]
 
 
 def upgrade() -> None:
-    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
 
 
 def downgrade() -> None:
-    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    downgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)

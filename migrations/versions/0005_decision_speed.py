@@ -25,8 +25,8 @@ PLPYTHON_MODULES: list[str] = []
 
 
 def upgrade() -> None:
-    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
 
 
 def downgrade() -> None:
-    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    downgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)

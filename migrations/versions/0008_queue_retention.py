@@ -25,9 +25,9 @@ PLPYTHON_MODULES: list[str] = []
 
 
 def upgrade() -> None:
-    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
     load_config_sections(["queues"])
 
 
 def downgrade() -> None:
-    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    downgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)

@@ -29,9 +29,9 @@ PLPYTHON_MODULES: list[str] = []
 
 
 def upgrade() -> None:
-    upgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
     load_config_sections(["jobs", "signals.log_retention_seconds"])
 
 
 def downgrade() -> None:
-    downgrade_objects(OBJECTS, PLPYTHON_MODULES)
+    downgrade_objects(revision, OBJECTS, PLPYTHON_MODULES)
