@@ -8,7 +8,5 @@ CREATE FUNCTION ml.all_finite(v real[]) RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-AS $$
-    SELECT coalesce('Infinity'::real > ALL (v) AND '-Infinity'::real < ALL (v), false)
-$$;
+RETURN coalesce('Infinity'::real > ALL (v) AND '-Infinity'::real < ALL (v), false);
 GRANT EXECUTE ON FUNCTION ml.all_finite(real[]) TO ml_user, ml_worker;

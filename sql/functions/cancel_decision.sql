@@ -4,7 +4,7 @@
 CREATE FUNCTION ml.cancel_decision(job_id bigint) RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE ml.inference_jobs SET status = 'cancelled', finished_at = clock_timestamp()

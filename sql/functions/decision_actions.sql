@@ -9,7 +9,7 @@ RETURNS TABLE (monster_id integer, action smallint, confidence real, coordinated
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY

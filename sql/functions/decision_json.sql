@@ -21,7 +21,7 @@ CREATE FUNCTION ml.decision_json(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF actions IS NULL THEN

@@ -21,7 +21,7 @@ CREATE FUNCTION ml.decision_payload(
 ) RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     full_payload text;

@@ -8,7 +8,7 @@ CREATE FUNCTION ml.decision_result(job_id bigint) RETURNS jsonb
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     answer jsonb;

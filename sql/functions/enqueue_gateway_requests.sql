@@ -9,7 +9,7 @@
 CREATE FUNCTION ml.enqueue_gateway_requests() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     -- The gateway inserts one row per statement: its monster's context straight from the

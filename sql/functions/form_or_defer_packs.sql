@@ -6,7 +6,7 @@
 -- formation of both taking 1, then 2: a deadlock (tests/test_packs.py replays it).
 CREATE FUNCTION ml.form_or_defer_packs(map_ids integer[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF current_setting('ml.defer_formation', true) = 'on' THEN

@@ -45,10 +45,10 @@ if "plans" not in SD:
             "FROM monster_ai._ag_label_edge e "
             "WHERE e.tableoid <> 'monster_ai.\"SIGNALS\"'::regclass "
             "AND (e.start_id = ANY ($1::ag_catalog.graphid[]) "
-            "OR e.end_id = ANY ($1::ag_catalog.graphid[]))", ["text[]"]),
+            "OR e.end_id = ANY ($1::ag_catalog.graphid[]))", ["pg_catalog.text[]"]),
         "write": plpy.prepare(
             "SELECT ml.write_pack_edges($1, $2, $3, $4, $5, $6) AS added",
-            ["text[]", "text[]", "text[]", "text[]", "text[]", "double precision[]"]),
+            ["pg_catalog.text[]", "pg_catalog.text[]", "pg_catalog.text[]", "pg_catalog.text[]", "pg_catalog.text[]", "double precision[]"]),
         "record": plpy.prepare(
             "INSERT INTO ml.pack_maps AS p "
             "(map_id, formed_at, packs, in_packs, edges_added, edges_removed) "

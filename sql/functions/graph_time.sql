@@ -6,8 +6,6 @@ CREATE FUNCTION ml.graph_time(at timestamptz) RETURNS ag_catalog.agtype
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
-AS $$
-    SELECT pg_catalog.to_jsonb(
-        pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    )::text::ag_catalog.agtype
-$$;
+RETURN pg_catalog.to_jsonb(
+    pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+)::text::ag_catalog.agtype;

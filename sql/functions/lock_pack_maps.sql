@@ -8,7 +8,7 @@
 -- transaction holds does not wait.
 CREATE FUNCTION ml.lock_pack_maps(map_ids integer[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     map_id integer;

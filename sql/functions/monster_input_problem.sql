@@ -5,41 +5,39 @@ CREATE FUNCTION ml.monster_input_problem(m jsonb) RETURNS text[]
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-AS $$
-    SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(m) IS DISTINCT FROM 'object'
-            THEN ARRAY['ML005', 'must be an object {id, mob_id, archetype, map_id, x, y, '
-                                || 'hp_ratio, leadership_score, state}']
-        WHEN NOT ml.is_json_integer(m -> 'id') THEN ARRAY['ML005', 'id must be an integer']
-        WHEN (m ->> 'id')::numeric < 1
-            THEN ARRAY['ML003', 'id must be positive, got ' || (m ->> 'id')]
-        WHEN NOT ml.is_json_integer(m -> 'mob_id') THEN ARRAY['ML005', 'mob_id must be an integer']
-        WHEN pg_catalog.jsonb_typeof(m -> 'archetype') IS DISTINCT FROM 'string'
-            THEN ARRAY['ML005', 'archetype must be a string']
-        WHEN (m ->> 'archetype')
-             NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
-            THEN ARRAY['22P02', 'unknown archetype ' || pg_catalog.quote_literal(m ->> 'archetype')
-                                || ' (known: aggressive, defensive, support, mage, tank, ranged)']
-        WHEN NOT ml.is_json_integer(m -> 'map_id') THEN ARRAY['ML005', 'map_id must be an integer']
-        WHEN (m ->> 'map_id')::numeric < 0
-            THEN ARRAY['ML003', 'map_id must be >= 0, got ' || (m ->> 'map_id')]
-        WHEN NOT ml.is_json_integer(m -> 'x') THEN ARRAY['ML005', 'x must be an integer cell']
-        WHEN NOT ml.is_json_integer(m -> 'y') THEN ARRAY['ML005', 'y must be an integer cell']
-        WHEN (m ->> 'x')::numeric NOT BETWEEN 0 AND 32767
-             OR (m ->> 'y')::numeric NOT BETWEEN 0 AND 32767
-            THEN ARRAY['ML003', 'x and y must be cells in 0..32767, got ' || (m ->> 'x') || ', '
-                                || (m ->> 'y')]
-        WHEN pg_catalog.jsonb_typeof(m -> 'hp_ratio') IS DISTINCT FROM 'number'
-            THEN ARRAY['ML005', 'hp_ratio must be a number in [0, 1]']
-        WHEN (m ->> 'hp_ratio')::numeric NOT BETWEEN 0 AND 1
-            THEN ARRAY['ML003', 'hp_ratio must be in [0, 1], got ' || (m ->> 'hp_ratio')]
-        WHEN pg_catalog.jsonb_typeof(m -> 'leadership_score') IS DISTINCT FROM 'number'
-            THEN ARRAY['ML005', 'leadership_score must be a number in [0, 1]']
-        WHEN (m ->> 'leadership_score')::numeric NOT BETWEEN 0 AND 1
-            THEN ARRAY['ML003', 'leadership_score must be in [0, 1], got '
-                                || (m ->> 'leadership_score')]
-        WHEN pg_catalog.jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array'
-             OR pg_catalog.jsonb_array_length(m -> 'state') <> 64
-            THEN ARRAY['ML004', 'state must be an array of 64 finite floats']
-    END
-$$;
+RETURN CASE
+    WHEN pg_catalog.jsonb_typeof(m) IS DISTINCT FROM 'object'
+        THEN ARRAY['ML005', 'must be an object {id, mob_id, archetype, map_id, x, y, '
+                            || 'hp_ratio, leadership_score, state}']
+    WHEN NOT ml.is_json_integer(m -> 'id') THEN ARRAY['ML005', 'id must be an integer']
+    WHEN (m ->> 'id')::numeric < 1
+        THEN ARRAY['ML003', 'id must be positive, got ' || (m ->> 'id')]
+    WHEN NOT ml.is_json_integer(m -> 'mob_id') THEN ARRAY['ML005', 'mob_id must be an integer']
+    WHEN pg_catalog.jsonb_typeof(m -> 'archetype') IS DISTINCT FROM 'string'
+        THEN ARRAY['ML005', 'archetype must be a string']
+    WHEN (m ->> 'archetype')
+         NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
+        THEN ARRAY['22P02', 'unknown archetype ' || pg_catalog.quote_literal(m ->> 'archetype')
+                            || ' (known: aggressive, defensive, support, mage, tank, ranged)']
+    WHEN NOT ml.is_json_integer(m -> 'map_id') THEN ARRAY['ML005', 'map_id must be an integer']
+    WHEN (m ->> 'map_id')::numeric < 0
+        THEN ARRAY['ML003', 'map_id must be >= 0, got ' || (m ->> 'map_id')]
+    WHEN NOT ml.is_json_integer(m -> 'x') THEN ARRAY['ML005', 'x must be an integer cell']
+    WHEN NOT ml.is_json_integer(m -> 'y') THEN ARRAY['ML005', 'y must be an integer cell']
+    WHEN (m ->> 'x')::numeric NOT BETWEEN 0 AND 32767
+         OR (m ->> 'y')::numeric NOT BETWEEN 0 AND 32767
+        THEN ARRAY['ML003', 'x and y must be cells in 0..32767, got ' || (m ->> 'x') || ', '
+                            || (m ->> 'y')]
+    WHEN pg_catalog.jsonb_typeof(m -> 'hp_ratio') IS DISTINCT FROM 'number'
+        THEN ARRAY['ML005', 'hp_ratio must be a number in [0, 1]']
+    WHEN (m ->> 'hp_ratio')::numeric NOT BETWEEN 0 AND 1
+        THEN ARRAY['ML003', 'hp_ratio must be in [0, 1], got ' || (m ->> 'hp_ratio')]
+    WHEN pg_catalog.jsonb_typeof(m -> 'leadership_score') IS DISTINCT FROM 'number'
+        THEN ARRAY['ML005', 'leadership_score must be a number in [0, 1]']
+    WHEN (m ->> 'leadership_score')::numeric NOT BETWEEN 0 AND 1
+        THEN ARRAY['ML003', 'leadership_score must be in [0, 1], got '
+                            || (m ->> 'leadership_score')]
+    WHEN pg_catalog.jsonb_typeof(m -> 'state') IS DISTINCT FROM 'array'
+         OR pg_catalog.jsonb_array_length(m -> 'state') <> 64
+        THEN ARRAY['ML004', 'state must be an array of 64 finite floats']
+END;

@@ -8,9 +8,7 @@ CREATE FUNCTION ml.monster_vertex_properties(
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-AS $$
-    SELECT ag_catalog.agtype_build_map(
-        'id', id, 'mob_id', mob_id, 'archetype', archetype, 'map_id', map_id,
-        'position_x', x, 'position_y', y, 'current_hp_ratio', hp_ratio,
-        'leadership_score', leadership_score)
-$$;
+RETURN ag_catalog.agtype_build_map(
+    'id', id, 'mob_id', mob_id, 'archetype', archetype, 'map_id', map_id,
+    'position_x', x, 'position_y', y, 'current_hp_ratio', hp_ratio,
+    'leadership_score', leadership_score);

@@ -5,7 +5,7 @@
 -- ml.wake_idle_workers instead, which notifies only when a worker is idle.
 CREATE FUNCTION ml.notify_jobs() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pg_notify(TG_ARGV[0], '');

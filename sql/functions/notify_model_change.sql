@@ -4,7 +4,7 @@
 -- NOTIFYs ml_models so every worker hot-reloads between two batches.
 CREATE FUNCTION ml.notify_model_change() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_WHEN = 'BEFORE' THEN

@@ -6,7 +6,7 @@
 -- long transaction. Returns the number of rows deleted.
 CREATE FUNCTION ml.purge_coordination_logs(max_rows integer DEFAULT 20000) RETURNS integer
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     cutoff timestamptz := ml.purge_cutoff('signals.log_retention_seconds', max_rows);

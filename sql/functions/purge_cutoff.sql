@@ -4,7 +4,7 @@
 -- seconds. Checks the purge's limit first: max_rows must be a positive number (22023).
 CREATE FUNCTION ml.purge_cutoff(window_key text, max_rows integer) RETURNS timestamptz
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF max_rows IS NULL OR max_rows < 1 THEN

@@ -10,7 +10,7 @@
 -- jobs deleted.
 CREATE FUNCTION ml.purge_finished_decisions(max_rows integer DEFAULT 20000) RETURNS integer
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     cutoff timestamptz := clock_timestamp()

@@ -9,7 +9,7 @@
 -- history: 0. Returns the number of runs deleted.
 CREATE FUNCTION ml.purge_job_history(max_rows integer DEFAULT 20000) RETURNS integer
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     cutoff timestamptz := ml.purge_cutoff('jobs.history_seconds', max_rows);

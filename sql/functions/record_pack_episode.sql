@@ -20,7 +20,7 @@ CREATE FUNCTION ml.record_pack_episode(
 ) RETURNS bigint
 LANGUAGE plpython3u
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 plpy.execute("SELECT ml.plpython_bootstrap()")
 import ml_pack_episode as episodes
@@ -39,8 +39,8 @@ if "insert_plan" not in SD:
         " team_reward, outcome, coordination_score, global_states, local_obs, actions,"
         " individual_rewards, signals, team_rewards)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        ["bigint", "integer[]", "integer", "integer", "real", "text", "real",
-         "bytea", "bytea", "bytea", "bytea", "bytea", "bytea"])
+        ["bigint", "integer[]", "integer", "integer", "real", "pg_catalog.text", "real",
+         "pg_catalog.bytea", "pg_catalog.bytea", "pg_catalog.bytea", "pg_catalog.bytea", "pg_catalog.bytea", "pg_catalog.bytea"])
 inserted = plpy.execute(SD["insert_plan"], [
     pack_id, row["monster_ids"], row["pack_size"], row["episode_length"], row["team_reward"],
     row["outcome"], row["coordination_score"], row["global_states"], row["local_obs"], row["actions"],

@@ -7,7 +7,7 @@
 CREATE FUNCTION ml.request_pack_actions(request jsonb) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     ids integer[];

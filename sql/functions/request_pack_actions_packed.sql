@@ -15,7 +15,7 @@ CREATE FUNCTION ml.request_pack_actions_packed(
 ) RETURNS bigint
 LANGUAGE plpgsql  -- not SQL: a SQL function with SET is not inlined, and was planned per call
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN ml.submit_decision_job(monster_ids, archetypes, NULL, coalesce(states, ''::bytea), priority);

@@ -14,7 +14,7 @@ CREATE FUNCTION ml.request_pack_actions(
 ) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN ml.submit_decision_job(monster_ids, archetypes, states, NULL, priority);

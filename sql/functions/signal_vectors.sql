@@ -8,7 +8,7 @@ CREATE FUNCTION ml.signal_vectors(monster_ids integer[]) RETURNS real[]
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     n integer := coalesce(cardinality(monster_ids), 0);

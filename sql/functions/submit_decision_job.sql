@@ -15,7 +15,7 @@ CREATE FUNCTION ml.submit_decision_job(
     priority integer
 ) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     n integer := coalesce(cardinality(monster_ids), 0);

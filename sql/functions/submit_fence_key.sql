@@ -6,7 +6,5 @@ CREATE FUNCTION ml.submit_fence_key() RETURNS integer
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-AS $$
-    SELECT pg_catalog.hashtext('ml.inference_jobs fence')
-$$;
+RETURN pg_catalog.hashtext('ml.inference_jobs fence');
 GRANT EXECUTE ON FUNCTION ml.submit_fence_key() TO ml_worker;

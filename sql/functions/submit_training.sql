@@ -9,7 +9,7 @@ CREATE FUNCTION ml.submit_training(
 ) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 DECLARE
     job_id bigint;

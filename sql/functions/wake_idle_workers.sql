@@ -11,7 +11,7 @@
 -- `waiting` after it was set NOTIFYs.
 CREATE FUNCTION ml.wake_idle_workers() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(ml.submit_fence_key());
