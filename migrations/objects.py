@@ -6,10 +6,10 @@ Each object lives in one file under sql/, whose first line says how to drop it:
 
 A revision lists the files it creates (`OBJECTS`, in dependency order), the files of objects that
 earlier revisions created and that it re-applies with a new definition (`REPLACES`: functions,
-procedures, triggers, views, pg_cron jobs), and the plpython/ modules it installs. Upgrade runs the
-files; downgrade restores each replaced object's previous definition and runs the created files'
-drop lines in reverse. The files are executed as they are, through the driver connection, so no
-SQL is ever assembled in Python.
+procedures, triggers, views, pg_cron jobs, privileges), and the plpython/ modules it installs.
+Upgrade runs the files; downgrade restores each replaced object's previous definition and runs
+the created files' drop lines in reverse. The files are executed as they are, through the driver
+connection, so no SQL is ever assembled in Python.
 
 A released revision's objects never change underneath it. `migrations/objects.lock` records the
 sha256 of every file each released revision applied; when a file under sql/ or plpython/ moves on
@@ -39,10 +39,11 @@ MANIFEST = SQL_DIR / "MANIFEST"
 LOCK_FILE = REPO_ROOT / "migrations" / "objects.lock"
 FROZEN_DIR = REPO_ROOT / "migrations" / "frozen"
 DROP_PREFIX = "-- drop:"
-#: Object kinds a revision may re-apply: CREATE OR REPLACE keeps their grants, dependants and
-#: triggers in place (a table changes through a new object file of its own, never by re-applying).
-REPLACEABLE_KINDS = ("functions/", "views/", "jobs/")
+#: What a revision may re-apply: files whose CREATE statements are all of these (CREATE OR
+#: REPLACE keeps grants, dependants and triggers in place), or that create nothing (pg_cron jobs,
+#: privileges). A table changes through a new object file of its own, never by re-applying.
 _CREATE = re.compile(r"^CREATE (FUNCTION|PROCEDURE|TRIGGER|VIEW) ", re.MULTILINE)
+_ANY_CREATE = re.compile(r"^CREATE ", re.MULTILINE)
 
 
 class ObjectFileError(ValueError):
@@ -78,6 +79,10 @@ def drop_line(text: str, name: str) -> str:
 
 def drop_statement(relpath: str) -> str:
     return drop_line(read_object(relpath), f"sql/{relpath}")
+
+
+def is_replaceable(text: str) -> bool:
+    return len(_ANY_CREATE.findall(text)) == len(_CREATE.findall(text))
 
 
 def as_replacement(text: str) -> str:
@@ -219,9 +224,10 @@ def upgrade_objects(
     for relpath in objects:
         conn.execute(applied_text(revision, sql_path(relpath)).encode())
     for relpath in replaces or []:
-        if not relpath.startswith(REPLACEABLE_KINDS):
-            raise ObjectFileError(f"sql/{relpath}: only {REPLACEABLE_KINDS} can be re-applied")
-        conn.execute(as_replacement(applied_text(revision, sql_path(relpath))).encode())
+        text = applied_text(revision, sql_path(relpath))
+        if not is_replaceable(text):
+            raise ObjectFileError(f"sql/{relpath}: creates what CREATE OR REPLACE cannot replace")
+        conn.execute(as_replacement(text).encode())
     for name in modules:
         install_module(conn, name, applied_text(revision, module_path(name)))
 

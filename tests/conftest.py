@@ -19,6 +19,7 @@ from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from config.settings import load_settings, url_with
+from migrations.objects import read_object
 from scripts.migrate import upgrade
 
 ADMIN_URL = load_settings().admin_url
@@ -52,7 +53,12 @@ postgresql = factories.postgresql("postgresql_server")
 @pytest.fixture
 def db_url(postgresql: psycopg.Connection[Any]) -> str:
     """A fresh, migrated database of this test's own, as the owner role (ml_admin)."""
-    return url_for(postgresql.info.dbname)
+    url = url_for(postgresql.info.dbname)
+    # A database's own privileges are not copied from its template: the clone gets them as a
+    # migrated database has them.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(read_object("security/database_privileges.sql").encode())
+    return url
 
 
 @pytest.fixture

@@ -9,14 +9,15 @@ from alembic.script import ScriptDirectory
 
 from config.queries import query
 from migrations.objects import (
-    REPLACEABLE_KINDS,
     SQL_DIR,
     all_modules,
     applied_text,
     build_from_files,
     drop_statement,
+    is_replaceable,
     manifest,
     read_lock,
+    read_object,
     revision_chain,
     sha256,
 )
@@ -105,7 +106,7 @@ def test_a_revision_replaces_only_replaceable_objects_created_before_it() -> Non
     created: set[str] = set()
     for rev in revision_chain():
         for relpath in rev.replaces:
-            assert relpath.startswith(REPLACEABLE_KINDS), (rev.revision, relpath)
+            assert is_replaceable(read_object(relpath)), (rev.revision, relpath)
             assert relpath in created, (rev.revision, relpath)
         created.update(rev.objects)
 

@@ -19,9 +19,13 @@ branch_labels = None
 depends_on = None
 
 #: Object files under sql/, in the order they are created (dropped in reverse).
-OBJECTS: list[str] = []
+OBJECTS: list[str] = [
+    "security/database_privileges.sql",
+    "security/definer_owner.sql",
+]
 #: Object files of earlier revisions re-applied with their new definitions (restored on downgrade).
 REPLACES: list[str] = [
+    "schema/plpython_bootstrap.sql",
     "functions/config_number.sql",
     "functions/clock_now.sql",
     "functions/graph_time.sql",

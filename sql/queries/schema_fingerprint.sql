@@ -1,5 +1,6 @@
 -- Everything that defines the product's schema, as comparable text rows: tables and columns,
--- constraints, indexes, functions, triggers, views, privileges, graph labels, PL/Python modules.
+-- constraints, indexes, functions and their owners, triggers, views, privileges (the database's
+-- too), graph labels, PL/Python modules.
 -- The drift test compares two databases by this query. OIDs and names generated per database are
 -- left out; object names and definitions are kept.
 WITH product_schemas(nspname) AS (VALUES ('ml'), ('monster_ai'))
@@ -21,6 +22,11 @@ FROM pg_indexes
 WHERE schemaname IN (SELECT nspname FROM product_schemas)
 UNION ALL
 SELECT 'function', pg_get_functiondef(p.oid) || coalesce(array_to_string(p.proacl, ','), '')
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'ml'
+UNION ALL
+SELECT 'function_owner', format('%s %s', p.oid::regprocedure, pg_get_userbyid(p.proowner))
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'ml'
@@ -48,6 +54,11 @@ UNION ALL
 SELECT 'schema_acl', format('%s %s', nspname, nspacl)
 FROM pg_namespace
 WHERE nspname IN (SELECT nspname FROM product_schemas)
+UNION ALL
+SELECT 'database_acl', format('%s %s', coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'),
+                               a.privilege_type)
+FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+WHERE d.datname = current_database()
 UNION ALL
 SELECT 'label', format('%s %s %s', g.name, l.name, l.kind)
 FROM ag_catalog.ag_label l

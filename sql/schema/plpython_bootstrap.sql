@@ -3,7 +3,7 @@
 -- sys.modules (once per session and module version). PL/Python bodies call it, then import.
 CREATE FUNCTION ml.plpython_bootstrap() RETURNS integer
 LANGUAGE plpython3u
-SET search_path = ml, pg_catalog
+SET search_path = ml, pg_catalog, pg_temp
 AS $$
 import sys
 import types
