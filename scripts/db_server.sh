@@ -133,6 +133,10 @@ stop() {
 # Roles, database and extensions: every statement is idempotent, so `up` can run every time.
 bootstrap() {
   inroot "$BIN/psql" -X -q -h "$SOCK_IN" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    ${ML_USER_CONNECTION_LIMIT:+-v ml_user_connection_limit="$ML_USER_CONNECTION_LIMIT"} \
+    ${ML_USER_STATEMENT_TIMEOUT:+-v ml_user_statement_timeout="$ML_USER_STATEMENT_TIMEOUT"} \
+    ${ML_USER_LOCK_TIMEOUT:+-v ml_user_lock_timeout="$ML_USER_LOCK_TIMEOUT"} \
+    ${ML_USER_IDLE_IN_TRANSACTION_TIMEOUT:+-v ml_user_idle_in_transaction_timeout="$ML_USER_IDLE_IN_TRANSACTION_TIMEOUT"} \
     -f - <"$HERE/bootstrap_cluster.sql"
   spsql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
     spsql -d postgres -c "CREATE DATABASE $DB OWNER ml_admin"

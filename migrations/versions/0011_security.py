@@ -21,7 +21,11 @@ depends_on = None
 #: Object files under sql/, in the order they are created (dropped in reverse).
 OBJECTS: list[str] = [
     "security/database_privileges.sql",
+    "functions/guard_gateway_status.sql",
+    "tables/ai_requests_gateway_columns.sql",
+    "tables/ai_responses_unlinked.sql",
     "security/definer_owner.sql",
+    "security/advisory_locks.sql",
 ]
 #: Object files of earlier revisions re-applied with their new definitions (restored on downgrade).
 REPLACES: list[str] = [

@@ -1,8 +1,7 @@
 -- drop: DROP FUNCTION IF EXISTS ml.purge_finished_decisions(integer);
 -- A finished decision job (done, failed, dead, cancelled) stays queues.retention_seconds
 -- (ml.config) after it finished, for ml.decision_result and the diagnostics views; then it goes,
--- with the legacy gateway's request and answer (ai_responses follows ai_requests by its foreign
--- key). A queue that only grows makes every vacuum of it, and every index, slower: at 1,000
+-- with the legacy gateway's request and its answer. A queue that only grows makes every vacuum of it, and every index, slower: at 1,000
 -- requests a second, 86 million rows a day in each of the three tables. Oldest first, by the
 -- index on finished_at, at most max_rows a call, so that a backlog goes over several runs of the
 -- pg_cron job instead of one long transaction. A job not finished is never touched: a gateway
@@ -30,6 +29,9 @@ BEGIN
     ), requests AS (
         DELETE FROM ml.ai_requests AS q USING doomed AS d
         WHERE q.request_id = d.gateway_request_id
+    ), responses AS (
+        DELETE FROM ml.ai_responses AS r USING doomed AS d
+        WHERE r.request_id = d.gateway_request_id
     )
     DELETE FROM ml.inference_jobs AS j USING doomed AS d WHERE j.id = d.id;
     GET DIAGNOSTICS purged = ROW_COUNT;
