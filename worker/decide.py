@@ -1,7 +1,9 @@
 """Answer a round of claimed decision jobs: validate each job, batch every monster of an archetype
 across jobs into one ONNX call, score pack coordination, and build one answer per job.
 
-One bad job (wrong dims, NaN, unknown archetype) fails alone with its message; the rest of the
+Each claimed job is parsed on its own before it joins the batch (parse_claimed: a ParsedJob, or a
+BadJob with its message): one malformed row (wrong dims, nulls, NaN, unknown archetype, garbage
+packed bytes) fails alone with its message and never reaches the batched ONNX call; the rest of the
 round is answered. A monster whose archetype has no deployed actor gets action 255 (use the
 traditional AI) with the reason, never an exception.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +29,10 @@ class BadJobError(ValueError):
     """A job whose content cannot be answered; the message is stored as its error."""
 
 
+#: The longest error message stored for a job (a row's text, a notification's payload).
+MAX_ERROR = 500
+
+
 @dataclass
 class ParsedJob:
     job: ClaimedJob
@@ -33,36 +40,112 @@ class ParsedJob:
     signals: np.ndarray  # (n, 32) float32
 
 
+@dataclass(frozen=True)
+class BadJob:
+    """A claimed job that failed its parse: answered 'failed' with `error`, never batched."""
+
+    job: ClaimedJob
+    error: str
+
+
+def error_text(message: str) -> str:
+    """A message as a job's error: one line of text PostgreSQL can store, at most MAX_ERROR
+    characters (a malformed row's values may be long, or hold characters text cannot)."""
+    text = message.replace("\x00", "\\x00")
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
+
+
+def _shown(value: object) -> str:
+    """A value from a malformed row, short enough for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _flat(values: object, name: str, nulls: bool = False) -> list[Any]:
+    """A one-dimensional array column as a list: nested lists (a multi-dimensional array) and,
+    unless `nulls`, null elements are refused with the column named. One pass over the element
+    types in C: this runs for every job of every round."""
+    if not isinstance(values, list):
+        raise BadJobError(f"{name} must be an array, got {_shown(values)}")
+    types = set(map(type, values))
+    if list in types:
+        raise BadJobError(f"{name} must be one-dimensional, got a multi-dimensional array")
+    if not nulls and type(None) in types:
+        position = values.index(None) + 1
+        raise BadJobError(f"{name} must be without nulls, got a null at position {position}")
+    return values
+
+
+def parse_claimed(job: ClaimedJob) -> ParsedJob | BadJob:
+    """A claimed job checked for the batch, or why it cannot be answered. Never raises: anything
+    wrong with a row's content, foreseen or not, fails that job alone."""
+    try:
+        return parse_job(job)
+    except BadJobError as exc:
+        return BadJob(job, error_text(str(exc)))
+    except Exception as exc:  # a defect no check above foresaw still fails its job alone
+        return BadJob(job, error_text(f"malformed job ({type(exc).__name__}): {exc}"))
+
+
 def parse_job(job: ClaimedJob) -> ParsedJob:
-    n = len(job.monster_ids)
+    """Check every column of a claimed job against the shape the batch needs; raises
+    BadJobError naming the first thing wrong."""
+    if job.defect is not None:
+        raise BadJobError(job.defect)
+    monster_ids = _flat(job.monster_ids, "monster_ids")
+    n = len(monster_ids)
     if n == 0:
         raise BadJobError("job has no monsters")
-    if len(job.archetypes) != n:
-        raise BadJobError(f"job has {n} monsters but {len(job.archetypes)} archetypes")
-    unknown = sorted({a for a in job.archetypes if a not in ARCHETYPES})
-    if unknown:
-        raise BadJobError(f"unknown archetype {unknown[0]!r}")
+    if job.kind not in ("pack", "gateway"):
+        raise BadJobError(f"unknown job kind {_shown(job.kind)}")
+    if job.kind == "gateway" and job.gateway_request_id is None:
+        raise BadJobError("gateway job has no gateway request to answer")
+    if job.kind == "gateway" and n != 1:
+        raise BadJobError(f"gateway job must have one monster, got {n}")
+    archetypes = _flat(job.archetypes, "archetypes", nulls=True)
+    if len(archetypes) != n:
+        raise BadJobError(f"job has {n} monsters but {len(archetypes)} archetypes")
+    if not ARCHETYPES.issuperset(archetypes):
+        unknown = next(a for a in archetypes if a not in ARCHETYPES)
+        raise BadJobError(f"unknown archetype {_shown(unknown)}")
+    leaders = _flat(job.pack_leader_ids, "pack_leader_ids", nulls=True)
+    if len(leaders) != n:
+        raise BadJobError(f"job has {n} monsters but {len(leaders)} pack leaders")
     try:
         states = (
             packed_float32(job.states, n)
             if isinstance(job.states, bytes)
             else np.asarray(job.states, dtype=np.float32)
         )
-        rows = np.asarray(job.signal_rows, dtype=np.int64)
-        dims = np.asarray(job.signal_dims, dtype=np.int64)
-        weights = np.asarray(job.signal_weights, dtype=np.float32)
     except ArrayFormatError as exc:
         raise BadJobError(f"packed states: {exc}") from exc
     except (ValueError, TypeError) as exc:
-        raise BadJobError(f"state or signal arrays are ragged: {exc}") from exc
+        raise BadJobError(f"states must be {n} x {STATE_DIM} floats: {exc}") from exc
     if states.shape != (n, STATE_DIM):
-        width = states.shape[-1] if states.ndim == 2 else states.size
-        raise BadJobError(f"state vector must have {STATE_DIM} floats, got {width}")
+        # One monster's vector of the wrong width (the legacy gateway's usual mistake), or
+        # states that do not make n vectors at all.
+        if (states.ndim == 2 and states.shape[0] == n) or (states.ndim == 1 and n == 1):
+            raise BadJobError(f"state vector must have {STATE_DIM} floats, got {states.shape[-1]}")
+        shape = " x ".join(map(str, states.shape))
+        raise BadJobError(f"states must be {n} x {STATE_DIM} floats, got {shape}")
     finite = np.isfinite(states).all(axis=1)
     if not finite.all():
-        monster = job.monster_ids[int(np.argmin(finite))]
+        monster = monster_ids[int(np.argmin(finite))]
         raise BadJobError(f"state vector of monster {monster} contains NaN or infinity")
-    return ParsedJob(job, states, dense_signals(n, rows, dims, weights))
+    rows = _flat(job.signal_rows, "signal_rows")
+    dims = _flat(job.signal_dims, "signal_dims")
+    weights = job.signal_weights
+    if isinstance(weights, list):
+        weights = _flat(weights, "signal_weights", nulls=True)
+    elif np.ndim(weights) != 1:
+        raise BadJobError("signal_weights must be one-dimensional, got a multi-dimensional array")
+    signals = dense_signals(
+        n,
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(dims, dtype=np.int64),
+        np.asarray(weights, dtype=np.float32),
+    )
+    return ParsedJob(job, states, signals)
 
 
 def dense_signals(n: int, rows: np.ndarray, dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -89,10 +172,11 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
     answers: dict[int, Answer] = {}
     parsed: list[ParsedJob] = []
     for job in jobs:
-        try:
-            parsed.append(parse_job(job))
-        except BadJobError as exc:
-            answers[job.id] = Answer(job.id, "failed", None, str(exc))
+        checked = parse_claimed(job)
+        if isinstance(checked, BadJob):
+            answers[job.id] = Answer(job.id, "failed", None, checked.error)
+        else:
+            parsed.append(checked)
 
     # Every monster of the round in one array, jobs back to back (job j owns rows
     # offsets[j]:offsets[j + 1]); each archetype's rows go through its actor in one call.
@@ -122,7 +206,9 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
                 probs = actor.run(monster_ids[rows].tolist(), states[rows], signals[rows])
             except Exception as exc:  # an ONNX Runtime failure fails the jobs of this model only
                 failed_rows[rows] = True
-                failures[archetype] = f"inference failed for archetype {archetype!r}: {exc}"
+                failures[archetype] = error_text(
+                    f"inference failed for archetype {archetype!r}: {exc}"
+                )
                 continue
             # A model that outputs NaN or infinity (diverged, corrupted) for a monster leaves it
             # to the traditional AI with the reason; its answer could not be stored otherwise.
@@ -147,10 +233,8 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             answers[p.job.id] = Answer(p.job.id, "failed", None, failures[failed])
             continue
         job_reasons = [reasons.get(row) for row in range(lo, hi)] if reasons else None
-        answers[p.job.id] = Answer(
-            p.job.id,
-            "done",
-            build_decisions(
+        try:
+            decisions = build_decisions(
                 p,
                 all_actions[lo:hi],
                 all_confidence[lo:hi],
@@ -158,10 +242,27 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
                 versions,
                 threshold,
                 elapsed_ms,
-            ),
-            None,
-        )
+            )
+        except Exception as exc:  # its answer cannot be made: this job fails, not the round
+            error = error_text(f"its answer could not be made ({type(exc).__name__}): {exc}")
+            answers[p.job.id] = Answer(p.job.id, "failed", None, error)
+            continue
+        answers[p.job.id] = Answer(p.job.id, "done", decisions, None)
     return [answers[job.id] for job in jobs]
+
+
+def decide_each(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> list[Answer]:
+    """The round job by job, after deciding it at once raised: each job is its own round, and
+    one that still raises fails alone with the error instead of taking the others with it."""
+    answers = []
+    for job in jobs:
+        try:
+            [answer] = decide_round([job], pool, threshold)
+        except Exception as exc:
+            error = error_text(f"the worker could not decide it ({type(exc).__name__}): {exc}")
+            answer = Answer(job.id, "failed", None, error)
+        answers.append(answer)
+    return answers
 
 
 def build_decisions(

@@ -4,6 +4,11 @@ NOTIFY only wakes the loop; it always re-reads the queue, and polls as a backsto
 notifications sent while it was disconnected are lost. After the database goes away it reconnects,
 re-LISTENs, gives back what it held and catches up. SIGTERM drains: the round in flight is answered,
 then the worker marks itself stopped and exits.
+
+No job's content stops the worker: a malformed job fails alone with its message (worker/decide.py),
+a round that cannot be decided at once is decided job by job, a job whose answer cannot be written
+is given back (another attempt, or dead once out of attempts), and one that cannot even be given
+back is buried dead.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from worker.decide import decide_round
+from worker.decide import decide_each, decide_round, error_text
 from worker.sessions import ActorPool, choose_providers
 from worker.settings import WorkerSettings
 from worker.store import Answer, AsyncpgJobStore, ClaimedJob
@@ -49,12 +54,20 @@ CONNECTION_ERRORS = (
 )
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` means the connection is gone (reconnect), not that one statement failed.
+    asyncpg's client-side DataError (a value it cannot encode) is an InterfaceError but also a
+    ValueError, and says nothing about the connection."""
+    return isinstance(exc, CONNECTION_ERRORS) and not isinstance(exc, ValueError)
+
+
 @dataclass
 class WorkerStats:
     rounds: int = 0
     jobs_done: int = 0
     reconnects: int = 0
     reloads: int = 0
+    restarts: int = 0  # sessions ended by an unexpected error (logged), then started again
 
 
 class InferenceWorker:
@@ -67,6 +80,7 @@ class InferenceWorker:
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()
         self.reload_wanted = True
+        self._serving = False  # connected and set up: an unexpected error now starts over
         self._main: asyncpg.Connection | None = None
         self._aux: asyncpg.Connection | None = None
 
@@ -99,9 +113,13 @@ class InferenceWorker:
         await store.register(
             self.settings.worker_id, socket.gethostname(), os.getpid(), self.providers
         )
-        released = await store.release_own_jobs(self.settings.worker_id)
-        if released:
-            log.warning("gave back %d jobs held when the connection was lost", released)
+        released, dead = await store.release_own_jobs(self.settings.worker_id)
+        if released or dead:
+            log.warning(
+                "gave back %d jobs held before this connection (%d more out of attempts: dead)",
+                released,
+                dead,
+            )
         self.reload_wanted = True
         self.wake.set()  # catch up with whatever arrived while disconnected
         return store, aux_store
@@ -130,12 +148,14 @@ class InferenceWorker:
                 # marked this one idle: look once more before sleeping, for jobs submitted while
                 # it was marking.
                 jobs = await self._last_look(store)
+            if jobs and not (jobs := await self._give_back_exhausted(store, jobs)):
+                continue  # all of them out of attempts: look again at once
             if jobs:
-                answers = decide_round(jobs, self.pool, self.threshold)
+                answers = self._decide(jobs)
                 try:
                     self.stats.jobs_done += await store.complete(settings.worker_id, answers)
-                except asyncpg.PostgresError as exc:
-                    if isinstance(exc, CONNECTION_ERRORS):
+                except Exception as exc:
+                    if connection_lost(exc):
                         raise
                     # The answer statement is atomic: nothing of it was written.
                     log.error("answering %d jobs at once failed (%s)", len(answers), exc)
@@ -145,6 +165,45 @@ class InferenceWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
 
+    def _decide(self, jobs: list[ClaimedJob]) -> list[Answer]:
+        """The round's answers; if deciding it at once raises (no job's content should make it:
+        each is parsed alone first), job by job, so that only a job that still raises fails."""
+        try:
+            return decide_round(jobs, self.pool, self.threshold)
+        except Exception:
+            log.exception(
+                "deciding a round of %d jobs at once failed: deciding each alone", len(jobs)
+            )
+            return decide_each(jobs, self.pool, self.threshold)
+
+    async def _give_back_exhausted(
+        self, store: AsyncpgJobStore, jobs: list[ClaimedJob]
+    ) -> list[ClaimedJob]:
+        """Jobs claimed after their last attempt go straight back, dead (and answered as dead);
+        the rest are this round's."""
+        exhausted = [job.id for job in jobs if job.exhausted]
+        if not exhausted:
+            return jobs
+        error = "claimed again with no attempt left"
+        await self._give_back_or_bury(store, exhausted, error)
+        return [job for job in jobs if not job.exhausted]
+
+    async def _give_back_or_bury(
+        self, store: AsyncpgJobStore, job_ids: list[int], error: str
+    ) -> tuple[int, int]:
+        """Give jobs back (another attempt, or dead and answered once out of attempts). If even
+        that fails, bury them dead with the error: the heartbeat would keep them 'running'
+        otherwise. Returns (re-queued, dead)."""
+        worker_id = self.settings.worker_id
+        try:
+            return await store.give_back(worker_id, job_ids, error)
+        except Exception as exc:
+            if connection_lost(exc):
+                raise
+            log.error("jobs %s could not be given back (%s): dead without an answer", job_ids, exc)
+            buried = error_text(f"{error}; giving it back failed: {exc}")
+            return 0, await store.bury(worker_id, job_ids, buried)
+
     async def _answer_one_by_one(self, store: AsyncpgJobStore, answers: list[Answer]) -> None:
         """After a round's answer statement failed: answer each job alone, so that only a job
         whose answer cannot be written fails. That one goes back for another attempt or, out of
@@ -153,11 +212,11 @@ class InferenceWorker:
         for answer in answers:
             try:
                 self.stats.jobs_done += await store.complete(worker_id, [answer])
-            except asyncpg.PostgresError as exc:
-                if isinstance(exc, CONNECTION_ERRORS):
+            except Exception as exc:
+                if connection_lost(exc):
                     raise
-                requeued, dead = await store.give_back(
-                    worker_id, [answer.job_id], f"its answer could not be written: {exc}"
+                requeued, dead = await self._give_back_or_bury(
+                    store, [answer.job_id], error_text(f"its answer could not be written: {exc}")
                 )
                 log.error(
                     "job %d: its answer could not be written (%s); %s",
@@ -194,8 +253,8 @@ class InferenceWorker:
                     requeued, dead = await store.rescue(settings.lease_s)
                     if requeued or dead:
                         log.warning("rescued %d jobs of dead workers (%d dead)", requeued, dead)
-            except asyncpg.PostgresError as exc:
-                if isinstance(exc, CONNECTION_ERRORS):
+            except Exception as exc:
+                if connection_lost(exc):
                     raise
                 log.error("heartbeat or rescue failed, retrying at the next beat: %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -203,7 +262,9 @@ class InferenceWorker:
 
     async def _session(self) -> None:
         """One connected stretch: serve and beat until stopped or the connection breaks."""
+        self._serving = False
         store, aux_store = await self._connect()
+        self._serving = True
         tasks = [
             asyncio.create_task(self._serve(store)),
             asyncio.create_task(self._beat(aux_store)),
@@ -233,9 +294,21 @@ class InferenceWorker:
         while not self.stopping.is_set():
             try:
                 await self._session()
-            except CONNECTION_ERRORS as exc:
-                self.stats.reconnects += 1
-                log.warning("database connection lost (%s); reconnecting in %.1fs", exc, backoff)
+            except Exception as exc:
+                # A lost connection, or (the last resort: nothing should raise this far) an
+                # error no handler foresaw. Either way the worker starts a fresh session; what it
+                # held is given back on connecting, within max_attempts, so a job that keeps
+                # ending sessions goes dead instead of taking the worker down with it.
+                if connection_lost(exc):
+                    self.stats.reconnects += 1
+                    log.warning(
+                        "database connection lost (%s); reconnecting in %.1fs", exc, backoff
+                    )
+                elif not self._serving:
+                    raise  # it cannot even start (a refused login, a missing schema): exit
+                else:
+                    self.stats.restarts += 1
+                    log.exception("unexpected error; starting a new session in %.1fs", backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -6,7 +6,8 @@ query from sql/queries/ with bind parameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ import asyncpg
 import numpy as np
 
 from config.queries import query
-from worker.pgarrays import float4_array
+from worker.pgarrays import ArrayFormatError, float4_array
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class ClaimedJob:
     pack_leader_ids: list[int | None]
     attempts: int
     max_attempts: int
+    # The legacy gateway's request a 'gateway' job answers (None for a pack job).
+    gateway_request_id: int | None = None
+    # Why the row could not even be read into a job (its parse fails with this), or None.
+    defect: str | None = None
+    # Claimed after its attempts were used up: given back as dead, never decided.
+    exhausted: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,33 @@ class DeployedModel:
     hidden_dim: int | None
 
 
+def claimed_job(r: Mapping[str, Any]) -> ClaimedJob:
+    """A claimed row as a job. Never raises on the row's content: what cannot be read is the
+    job's `defect`, and its parse (worker/decide.py) fails that job alone."""
+    defect = None
+    try:
+        states = float4_array(r["states"]) if r["states"] is not None else r["states_f32"]
+        weights: np.ndarray | list[float] = float4_array(r["signal_weights"])
+    except (ArrayFormatError, struct.error, ValueError) as exc:
+        states, weights, defect = b"", [], f"unreadable float array: {exc}"
+    return ClaimedJob(
+        id=r["id"],
+        kind=r["kind"],
+        monster_ids=list(r["monster_ids"]),
+        archetypes=list(r["archetypes"]),
+        states=states,
+        signal_rows=list(r["signal_rows"]),
+        signal_dims=list(r["signal_dims"]),
+        signal_weights=weights,
+        pack_leader_ids=list(r["pack_leader_ids"]),
+        attempts=r["attempts"],
+        max_attempts=r["max_attempts"],
+        gateway_request_id=r["gateway_request_id"],
+        defect=defect,
+        exhausted=r["exhausted"],
+    )
+
+
 class JobStore(Protocol):
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]: ...
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int: ...
@@ -89,7 +123,8 @@ class JobStore(Protocol):
     async def register(
         self, worker_id: str, hostname: str, pid: int, providers: list[str]
     ) -> None: ...
-    async def release_own_jobs(self, worker_id: str) -> int: ...
+    async def bury(self, worker_id: str, job_ids: list[int], error: str) -> int: ...
+    async def release_own_jobs(self, worker_id: str) -> tuple[int, int]: ...
     async def deployed_models(self) -> list[DeployedModel]: ...
     async def record_model_error(self, model_id: int, error: str) -> None: ...
 
@@ -103,22 +138,7 @@ class AsyncpgJobStore:
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
         """Claim up to `limit` pending jobs; an empty claim marks the worker idle."""
         rows = await self.conn.fetch(query("claim_inference_jobs"), worker_id, limit)
-        return [
-            ClaimedJob(
-                id=r["id"],
-                kind=r["kind"],
-                monster_ids=list(r["monster_ids"]),
-                archetypes=list(r["archetypes"]),
-                states=(float4_array(r["states"]) if r["states"] is not None else r["states_f32"]),
-                signal_rows=list(r["signal_rows"]),
-                signal_dims=list(r["signal_dims"]),
-                signal_weights=float4_array(r["signal_weights"]),
-                pack_leader_ids=list(r["pack_leader_ids"]),
-                attempts=r["attempts"],
-                max_attempts=r["max_attempts"],
-            )
-            for r in rows
-        ]
+        return [claimed_job(r) for r in rows]
 
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int:
         """Write a round's answers in one statement; returns how many jobs it answered."""
@@ -186,9 +206,16 @@ class AsyncpgJobStore:
     async def register(self, worker_id: str, hostname: str, pid: int, providers: list[str]) -> None:
         await self.conn.execute(query("register_worker"), worker_id, hostname, pid, providers)
 
-    async def release_own_jobs(self, worker_id: str) -> int:
+    async def bury(self, worker_id: str, job_ids: list[int], error: str) -> int:
+        """Dead with `error` and nothing else written: for jobs that could not even be given
+        back. Returns how many it buried."""
+        row = await self.conn.fetchrow(query("bury_inference_jobs"), worker_id, job_ids, error)
+        return int(row["buried"])
+
+    async def release_own_jobs(self, worker_id: str) -> tuple[int, int]:
+        """Give back what this worker id still holds from before: (re-queued, dead)."""
         row = await self.conn.fetchrow(query("release_own_jobs"), worker_id)
-        return int(row["released"])
+        return int(row["released"]), int(row["dead"])
 
     async def deployed_models(self) -> list[DeployedModel]:
         rows = await self.conn.fetch(query("deployed_models"))

@@ -4,15 +4,19 @@
 -- jobs is busy and gets no NOTIFY; one that found none is about to sleep, and from the commit of
 -- this statement on, new jobs NOTIFY it (a separate statement before cost each idle worker one
 -- more round trip between its last answer and its sleep).
+-- max_attempts holds here too: a pending job that has used all its attempts (put back by hand, or
+-- re-queued by a release that did not check them) is claimed without a new attempt and returned
+-- `exhausted`; the worker gives it straight back through the rescue query, which makes it dead
+-- and answers it as every dead job is answered.
 WITH claimed AS (
     UPDATE ml.inference_jobs AS j
     SET status = 'running',
         worker_id = $1,
-        attempts = j.attempts + 1,
+        attempts = CASE WHEN picked.exhausted THEN j.attempts ELSE j.attempts + 1 END,
         heartbeat_at = clock_timestamp(),
         started_at = coalesce(j.started_at, clock_timestamp())
     FROM (
-        SELECT id FROM ml.inference_jobs
+        SELECT id, attempts >= max_attempts AS exhausted FROM ml.inference_jobs
         WHERE status = 'pending'
         ORDER BY priority, id
         LIMIT $2
@@ -25,7 +29,8 @@ WITH claimed AS (
     RETURNING j.id, j.kind, j.monster_ids, j.archetypes, array_send(j.states) AS states,
               j.states_f32,
               j.signal_rows, j.signal_dims, array_send(j.signal_weights) AS signal_weights,
-              j.pack_leader_ids, j.attempts, j.max_attempts
+              j.pack_leader_ids, j.attempts, j.max_attempts, j.gateway_request_id,
+              picked.exhausted
 ), idle AS (
     SELECT NOT EXISTS (SELECT 1 FROM claimed) AS idle
 ), marked AS (

@@ -37,7 +37,9 @@ WITH answers AS (
            coalesce(f.error, f.reasons[1])
     FROM finished AS f
     LEFT JOIN ml.legacy_action_map AS m ON f.status = 'done' AND m.pack_action = f.actions[1]
-    WHERE f.kind = 'gateway'
+    -- A gateway job without its request (only a row written past the API) has nowhere else to
+    -- be answered than its own row.
+    WHERE f.kind = 'gateway' AND f.gateway_request_id IS NOT NULL
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
 ), gateway_status AS (
