@@ -8,7 +8,8 @@ then the worker marks itself stopped and exits.
 No job's content stops the worker: a malformed job fails alone with its message (worker/decide.py),
 a round that cannot be decided at once is decided job by job, a job whose answer cannot be written
 is given back (another attempt, or dead once out of attempts), and one that cannot even be given
-back is buried dead.
+back is buried dead. NOTIFY ml_models (which any role can send) costs a cheap version query, at most
+one per MODELS_DEBOUNCE_S, and ONNX bytes are fetched only for a model that changed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ FENCE_RETRY_S = 0.0005
 FENCE_PATIENCE_S = 0.05
 JOBS_CHANNEL = "ml_jobs"
 MODELS_CHANNEL = "ml_models"
+#: A burst of ml_models notifications (any role can NOTIFY it: 18,500 of them once made every round
+#: re-fetch 7.5 MB of models) costs at most one version check per this many seconds.
+MODELS_DEBOUNCE_S = 0.25
+#: After loading the models failed for a reason other than a refused model: try again this late.
+MODELS_RETRY_S = 5.0
 #: Connection failures after which the worker reconnects instead of exiting.
 CONNECTION_ERRORS = (
     OSError,
@@ -80,6 +86,8 @@ class InferenceWorker:
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()
         self.reload_wanted = True
+        self._next_model_check = 0.0  # loop time before which no version check is made
+        self._models_timer: asyncio.TimerHandle | None = None
         self._serving = False  # connected and set up: an unexpected error now starts over
         self._main: asyncpg.Connection | None = None
         self._aux: asyncpg.Connection | None = None
@@ -100,7 +108,16 @@ class InferenceWorker:
         self.wake.set()
 
     def _on_models(self, *_: object) -> None:
+        """Debounced: the first notification after a quiet spell wakes the loop at once, the
+        rest of a burst make one more check when the debounce window ends."""
         self.reload_wanted = True
+        if self._models_timer is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._next_model_check - loop.time())
+            self._models_timer = loop.call_later(delay, self._models_due)
+
+    def _models_due(self) -> None:
+        self._models_timer = None
         self.wake.set()
 
     async def _connect(self) -> tuple[AsyncpgJobStore, AsyncpgJobStore]:
@@ -121,6 +138,7 @@ class InferenceWorker:
                 dead,
             )
         self.reload_wanted = True
+        self._next_model_check = 0.0
         self.wake.set()  # catch up with whatever arrived while disconnected
         return store, aux_store
 
@@ -134,13 +152,10 @@ class InferenceWorker:
     # --- loops ------------------------------------------------------------------------------
     async def _serve(self, store: AsyncpgJobStore) -> None:
         settings = self.settings
+        loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
-            if self.reload_wanted:
-                self.reload_wanted = False
-                changes = await self.pool.reload(store)
-                if changes:
-                    self.stats.reloads += 1
-                    log.info("models: %s", "; ".join(changes))
+            if self.reload_wanted and loop.time() >= self._next_model_check:
+                await self._reload_models(store)
             self.wake.clear()
             jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
             if not jobs:
@@ -164,6 +179,25 @@ class InferenceWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
+
+    async def _reload_models(self, store: AsyncpgJobStore) -> None:
+        """Check the deployed models (at most once per MODELS_DEBOUNCE_S) and load what changed.
+        A failure other than a lost connection keeps the models serving and tries again later."""
+        loop = asyncio.get_running_loop()
+        self.reload_wanted = False
+        self._next_model_check = loop.time() + MODELS_DEBOUNCE_S
+        try:
+            changes = await self.pool.reload(store)
+        except Exception as exc:
+            if connection_lost(exc):
+                raise
+            log.error("loading the deployed models failed, again in %.0fs: %s", MODELS_RETRY_S, exc)
+            self.reload_wanted = True
+            self._next_model_check = loop.time() + MODELS_RETRY_S
+            return
+        if changes:
+            self.stats.reloads += 1
+            log.info("models: %s", "; ".join(changes))
 
     def _decide(self, jobs: list[ClaimedJob]) -> list[Answer]:
         """The round's answers; if deciding it at once raises (no job's content should make it:
@@ -315,9 +349,11 @@ class InferenceWorker:
             else:
                 backoff = self.settings.reconnect_backoff_s
         log.info(
-            "worker %s stopped: %d jobs in %d rounds",
+            "worker %s stopped: %d jobs in %d rounds; %d model checks, %d model files fetched",
             self.settings.worker_id,
             self.stats.jobs_done,
             self.stats.rounds,
+            self.pool.checks,
+            self.pool.fetches,
         )
         return self.stats

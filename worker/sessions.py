@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from worker.hidden_states import HiddenStates
-from worker.store import DeployedModel, JobStore
+from worker.store import DeployedModel, DeployedVersion, JobStore
 
 log = logging.getLogger("worker.sessions")
 
@@ -145,21 +145,33 @@ class ActorPool:
         self.intra_op_threads = intra_op_threads
         self.hidden_cache_size = hidden_cache_size
         self.actors: dict[str, ActorSession] = {}
+        #: Per archetype, the deployed model's version row as last handled (loaded or refused):
+        #: its bytes are fetched again only when that row changes.
+        self.handled: dict[str, DeployedVersion] = {}
+        self.checks = 0  # version queries run
+        self.fetches = 0  # models whose ONNX bytes were fetched
 
     async def reload(self, store: JobStore) -> list[str]:
-        """Bring the pool in line with the registry; returns what changed, for the log."""
+        """Bring the pool in line with the registry; returns what changed, for the log. A cheap
+        query of the deployed models' versions first: ONNX bytes are fetched only for a model
+        whose version row differs from what this pool last handled."""
+        self.checks += 1
+        deployed = {v.archetype: v for v in await store.deployed_versions()}
+        if deployed == self.handled:
+            return []
         changes: list[str] = []
-        deployed = {
-            m.archetype: m for m in await store.deployed_models() if m.model_type == PACK_MODEL
-        }
         for archetype in list(self.actors):
             if archetype not in deployed:
                 del self.actors[archetype]
                 changes.append(f"{archetype}: undeployed")
-        for archetype, model in deployed.items():
-            current = self.actors.get(archetype)
-            if current is not None and current.model_id == model.id:
-                continue
+        wanted = [v.id for a, v in deployed.items() if self.handled.get(a) != v]
+        models = await store.deployed_models(wanted) if wanted else []
+        self.fetches += len(models)
+        log.info("fetched the ONNX files of %d changed models", len(models))
+        handled = {a: v for a, v in deployed.items() if self.handled.get(a) == v}
+        for model in models:
+            archetype = model.archetype
+            handled[archetype] = deployed[archetype]
             try:
                 fresh = open_session(
                     model, self.providers, self.intra_op_threads, self.hidden_cache_size
@@ -173,4 +185,6 @@ class ActorPool:
                 continue
             self.actors[archetype] = fresh
             changes.append(f"{archetype}: model {model.id} v{model.version}")
+        # A model undeployed between the two queries is not handled: the next check sees it.
+        self.handled = handled
         return changes

@@ -69,6 +69,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class DeployedVersion:
+    """A deployed model as the cheap version query sees it (no ONNX bytes): the worker fetches a
+    model's bytes only when this changes."""
+
+    id: int
+    archetype: str
+    version: str
+    onnx_sha256: str | None
+    fp32_bytes: int | None
+    fp16_bytes: int | None
+    int8_bytes: int | None
+
+
+@dataclass(frozen=True)
 class DeployedModel:
     id: int
     archetype: str
@@ -125,7 +139,8 @@ class JobStore(Protocol):
     ) -> None: ...
     async def bury(self, worker_id: str, job_ids: list[int], error: str) -> int: ...
     async def release_own_jobs(self, worker_id: str) -> tuple[int, int]: ...
-    async def deployed_models(self) -> list[DeployedModel]: ...
+    async def deployed_versions(self) -> list[DeployedVersion]: ...
+    async def deployed_models(self, ids: list[int]) -> list[DeployedModel]: ...
     async def record_model_error(self, model_id: int, error: str) -> None: ...
 
 
@@ -217,8 +232,12 @@ class AsyncpgJobStore:
         row = await self.conn.fetchrow(query("release_own_jobs"), worker_id)
         return int(row["released"]), int(row["dead"])
 
-    async def deployed_models(self) -> list[DeployedModel]:
-        rows = await self.conn.fetch(query("deployed_models"))
+    async def deployed_versions(self) -> list[DeployedVersion]:
+        rows = await self.conn.fetch(query("deployed_model_versions"))
+        return [DeployedVersion(**dict(r)) for r in rows]
+
+    async def deployed_models(self, ids: list[int]) -> list[DeployedModel]:
+        rows = await self.conn.fetch(query("deployed_models"), ids)
         return [DeployedModel(**dict(r)) for r in rows]
 
     async def record_model_error(self, model_id: int, error: str) -> None:
