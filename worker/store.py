@@ -149,6 +149,9 @@ class AsyncpgJobStore:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+        # Gateway requests answered while a client held their rows locked: their status is set
+        # on a later round (the answer statement never waits for a client's lock).
+        self.unsettled: set[int] = set()
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
         """Claim up to `limit` pending jobs; an empty claim marks the worker idle."""
@@ -195,6 +198,10 @@ class AsyncpgJobStore:
             coordinated,
             reasons,
         )
+        self.unsettled.update(row["unsettled"])
+        if self.unsettled:
+            still = await self.conn.fetchval(query("settle_gateway_status"), list(self.unsettled))
+            self.unsettled = set(still)
         return int(row["finished"])
 
     async def fence_clear(self) -> bool:
