@@ -72,16 +72,25 @@ def test_game_role_sessions_have_limits(admin: psycopg.Connection[Any]) -> None:
         assert settings.get(name, "0") not in ("0", ""), name
 
 
-def test_a_client_holding_requests_locked_stalls_no_answer(
-    db_url: str, worker_url: str, game_url: str, game: psycopg.Connection[Any]
+#: What a game-server session may do to a queued request and then keep its transaction open with:
+#: lock it (its UPDATE (status) grant allows FOR UPDATE), or run the gateway's own timeout UPDATE.
+HOLDS = [
+    pytest.param("SELECT * FROM ai_requests WHERE request_id = %s FOR UPDATE", id="for-update"),
+    pytest.param(
+        "UPDATE ai_requests SET status = 'timeout' WHERE request_id = %s", id="timeout-update"
+    ),
+]
+
+
+@pytest.mark.parametrize("hold", HOLDS)
+def test_a_client_holding_a_request_stalls_no_answer(
+    db_url: str, worker_url: str, game_url: str, game: psycopg.Connection[Any], hold: str
 ) -> None:
     deploy_actor(db_url, "aggressive", "v1")
     sync_pack(game, [7001, 7002], "aggressive")
     held = gateway_insert(game, 7001, STATE)
     with psycopg.connect(game_url) as hostile:
-        # The gateway's role locks a queued request (its UPDATE (status) grant allows FOR UPDATE)
-        # and keeps its transaction open.
-        hostile.execute("SELECT * FROM ai_requests WHERE request_id = %s FOR UPDATE", (held,))
+        hostile.execute(hold.encode(), (held,))
         with worker_process(worker_url):
             other = gateway_insert(game, 7002, STATE)
             job = request_pack(game, [7001, 7002], "aggressive")
