@@ -5,19 +5,22 @@ dataclass does not declare, or a value of the wrong type, is a `ConfigError` tha
 key (`ctde.critic.hidden_dims`), never silently ignored. A key left out takes the default written
 here, which is the seed's value.
 
-The sections `pack_formation`, `signals`, `queues` and `jobs` configure what runs inside the
-database (the migrations load them into ml.config).
+The sections `pack_formation`, `signals`, `queues`, `jobs` and `limits` configure what runs
+inside the database (the migrations load them into ml.config).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from plpython.pack_episode import MAX_EPISODE_LENGTH
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "ctde_config.yaml"
 
@@ -146,6 +149,38 @@ class JobsConfig:
     """Seconds the history of their runs (cron.job_run_details) is kept."""
 
 
+#: Monsters one decision job may hold: ml.submit_decision_job refuses more whatever ml.config says.
+QUEUE_MAX_MONSTERS = 1024
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Caps on one call of the game server's SQL API (docs/coordination.md, "Limits"): a call over
+    one is refused with SQLSTATE ML009 before any work (episode_reward: 22023)."""
+
+    sync_monsters: int = 2048
+    """Monsters in one ml.sync_monsters call, either form."""
+    request_monsters: int = 1024
+    """Monster ids in one decision request and in one ml.detect_pack_formation,
+    ml.signal_vectors or ml.coordination_score call; at most 1024 (a decision job's own bound)."""
+    form_packs_maps: int = 4096
+    """Distinct maps in one ml.form_packs call; at least twice sync_monsters (a sync re-forms the
+    maps its monsters left and entered in one call)."""
+    json_bytes: int = 16 * 1024 * 1024
+    """Bytes of the jsonb document of one ml.sync_monsters or ml.request_pack_actions call."""
+    signal_receivers: int = 64
+    """Entries of one signal's pack_monsters; a broadcast by range reaches the nearest this many."""
+    signal_content_bytes: int = 1024
+    """Bytes of one signal's content as JSON text (it is stored on every receiver's edge)."""
+    signal_content_depth: int = 8
+    """Levels of arrays and objects nested in one signal's content (its own fields are level 1;
+    a formation command's positions need 3)."""
+    episode_steps: int = 2000
+    """Steps of one episode recorded with ml.record_pack_episode."""
+    episode_reward: float = 1e6
+    """Largest absolute team or individual reward of one step of a recorded episode."""
+
+
 @dataclass(frozen=True)
 class AdvancedConfig:
     """The seed's "Advanced Topics"."""
@@ -178,6 +213,8 @@ class Config:
     """Decision queues in the database."""
     jobs: JobsConfig = field(default_factory=JobsConfig)
     """The product's pg_cron jobs."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    """Caps on one call of the SQL API."""
     advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
     """Curriculum and multi-task options."""
 
@@ -301,6 +338,41 @@ def _check_ranges(cfg: Config) -> None:
     _require(cfg.jobs.history_seconds > 0, "jobs.history_seconds", "must be positive")
     _require(
         cfg.signals.log_retention_seconds > 0, "signals.log_retention_seconds", "must be positive"
+    )
+    _check_limits(cfg.limits, cfg.pack_formation)
+
+
+def _check_limits(limits: LimitsConfig, packs: PackFormationConfig) -> None:
+    for f in dataclasses.fields(limits):
+        value = getattr(limits, f.name)
+        _require(value > 0 and math.isfinite(value), f"limits.{f.name}", "must be positive")
+    _require(
+        limits.request_monsters <= QUEUE_MAX_MONSTERS,
+        "limits.request_monsters",
+        f"at most {QUEUE_MAX_MONSTERS} (a decision job's own bound), got {limits.request_monsters}",
+    )
+    _require(
+        limits.form_packs_maps >= 2 * limits.sync_monsters,
+        "limits.form_packs_maps",
+        f"must be at least 2 x limits.sync_monsters ({2 * limits.sync_monsters}): a sync re-forms "
+        f"the maps its monsters left and entered in one ml.form_packs call, "
+        f"got {limits.form_packs_maps}",
+    )
+    _require(
+        limits.signal_receivers >= packs.max_size - 1,
+        "limits.signal_receivers",
+        f"must reach a whole pack (pack_formation.max_size - 1 = {packs.max_size - 1}), "
+        f"got {limits.signal_receivers}",
+    )
+    _require(
+        limits.signal_content_depth >= 3,
+        "limits.signal_content_depth",
+        f"must be at least 3 (a formation command's positions), got {limits.signal_content_depth}",
+    )
+    _require(
+        limits.episode_steps <= MAX_EPISODE_LENGTH,
+        "limits.episode_steps",
+        f"at most {MAX_EPISODE_LENGTH} (the stored episode layout), got {limits.episode_steps}",
     )
 
 

@@ -11,6 +11,7 @@ Revises: 0010
 Create Date: 2026-12-04
 """
 
+from migrations.config_rows import load_config_sections
 from migrations.objects import downgrade_objects, upgrade_objects
 
 revision = "0011"
@@ -99,6 +100,7 @@ PLPYTHON_MODULES: list[str] = []
 
 def upgrade() -> None:
     upgrade_objects(revision, OBJECTS, PLPYTHON_MODULES, REPLACES)
+    load_config_sections(["limits"])
 
 
 def downgrade() -> None:
