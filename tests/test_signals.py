@@ -106,7 +106,6 @@ def test_pack_receivers_once_each_in_id_order_without_the_sender(
     [
         pytest.param([1002, 4243, 1003, 4242], "4243", id="first-in-array-order"),
         pytest.param([4242, 1001], "4242", id="before-the-sender"),
-        pytest.param([1002, None, 4242], "null", id="null"),
         pytest.param([4242, 4242], "4242", id="twice"),
     ],
 )

@@ -1,6 +1,8 @@
 """Security and robustness: every function pins its search_path with pg_temp last (a pg_temp
 type can no longer stand in for one the body names), PL/Python plans name schema-qualified types,
-and the game server's role reaches only the API and the gateway's own columns.
+and the game server's role reaches only the API and the gateway's own columns. Every argument of
+the API has a documented limit (config section `limits`, loaded into ml.config), checked before
+any work: array dimensions (ML008), sizes (ML009), null ids (22004), finite and plausible numbers.
 
 Every function is re-applied here, whatever revision created it: object files were edited in place
 before revisions became immutable (migrations/objects.lock), so a database migrated when an earlier
@@ -25,6 +27,11 @@ OBJECTS: list[str] = [
     "functions/guard_gateway_status.sql",
     "tables/ai_requests_gateway_columns.sql",
     "tables/ai_responses_unlinked.sql",
+    "functions/abbreviate.sql",
+    "functions/json_floats.sql",
+    "functions/check_monster_ids.sql",
+    "functions/check_decision_request.sql",
+    "functions/store_pack_episode.sql",
     "security/definer_owner.sql",
     "security/advisory_locks.sql",
 ]

@@ -3,7 +3,9 @@
 -- too): 0.4 signal utilization + 0.3 pack coverage + 0.2 leader presence + 0.1 action diversity,
 -- with the bonus at ctde.inference.coordination_threshold (0.7). actions[i] is the action chosen
 -- for monster_ids[i]; packs and live signals are read from the graph now.
--- Errors: P0002 unknown monster; ML005 empty batch, lengths differ, or a null action.
+-- Errors, the arrays' first: ML008 an array not one-dimensional; ML009 more than
+-- limits.request_monsters (1024) entries (a million ran 36.9 s); 22004 a null monster id; then
+-- P0002 unknown monster; ML005 empty batch, lengths differ, or a null action.
 CREATE FUNCTION ml.coordination_score(monster_ids integer[], actions integer[])
 RETURNS TABLE (score double precision, bonus boolean, signal_utilization double precision,
                pack_coverage double precision, leader_presence double precision,
@@ -34,9 +36,21 @@ if "batch" not in SD:
         ["integer[]"])
     SD["threshold"] = plpy.prepare(
         "SELECT ml.config_number('ctde.inference.coordination_threshold') AS threshold")
+    SD["cap"] = plpy.prepare("SELECT ml.config_number('limits.request_monsters') AS cap")
 
 ids = list(monster_ids or [])
 chosen = list(actions or [])
+for name, values in (("monster_ids", ids), ("actions", chosen)):
+    if any(isinstance(v, list) for v in values):
+        plpy.error(f"{name} must be a one-dimensional array", sqlstate="ML008")
+cap = plpy.execute(SD["cap"])[0]["cap"]
+for name, values in (("monster_ids", ids), ("actions", chosen)):
+    if len(values) > cap:
+        plpy.error(f"{name} has {len(values)} entries; at most {cap:.0f} per call",
+                   sqlstate="ML009", hint="ml.config limits.request_monsters")
+if None in ids:
+    plpy.error(f"monster_ids[{ids.index(None) + 1}] is null: monster ids must not be null",
+               sqlstate="22004")
 if any(a is None for a in chosen):
     plpy.error("actions must not contain null", sqlstate="ML005")
 rows = plpy.execute(SD["batch"], [ids])

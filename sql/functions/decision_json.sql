@@ -6,6 +6,9 @@
 -- Before the answer (and for a job that failed) only job_id, status and error. The one spelling of
 -- this JSON: ml.decision_result and the ml_decisions notification (ml.decision_payload) both call it.
 -- PL/pgSQL so that its query is planned once per session, not in every statement that calls it.
+-- The arrays hold one entry per monster: ML008 when one is not one-dimensional (it runs as its
+-- caller and writes nothing, so it has no size limit of its own; the worker's answer statement
+-- calls it for every job, so unequal lengths, which the worker never writes, are not re-checked).
 CREATE FUNCTION ml.decision_json(
     job_id bigint,
     status text,
@@ -26,6 +29,12 @@ AS $$
 BEGIN
     IF actions IS NULL THEN
         RETURN jsonb_build_object('job_id', job_id, 'status', status, 'error', error);
+    END IF;
+    IF greatest(array_ndims(monster_ids), array_ndims(actions), array_ndims(confidences),
+                array_ndims(coordinated), array_ndims(reasons)) > 1 THEN
+        RAISE EXCEPTION 'monster_ids, actions, confidences, coordinated and reasons must be '
+                        'one-dimensional arrays'
+            USING ERRCODE = 'ML008';
     END IF;
     RETURN jsonb_build_object(
         'job_id', job_id, 'status', status, 'error', error,

@@ -6,6 +6,12 @@
 -- monster within signals.signal_range cells (rAthena cell distance) on the sender's map. TTL:
 -- signals.ttl_seconds.<type>, else signals.default_ttl_seconds. A null priority takes the type's
 -- default (the senders'). Returns the number of receivers. Errors: see ml.broadcast_signal.
+-- Limits, checked before anything else (the content is copied onto every receiver's edge: a
+-- 5 KB broadcast to 9,999 monsters grew SIGNALS from 312 kB to 58 MB): the content at most
+-- limits.signal_content_bytes as JSON text and limits.signal_content_depth levels deep, at most
+-- limits.signal_receivers entries in pack_monsters (ML009), which must be one-dimensional (ML008)
+-- and hold no null (22004); a broadcast by range reaches the nearest limits.signal_receivers
+-- monsters (then the lower ids).
 -- Few statements on purpose: each costs a few microseconds on the game server's hot path.
 CREATE FUNCTION ml.deliver_signal(
     from_monster_id integer, signal_type text, data jsonb, pack_monsters integer[], priority integer
@@ -26,7 +32,61 @@ DECLARE
     at timestamptz := ml.clock_now();
     properties ag_catalog.agtype;
     reach double precision;
+    limits record;
+    cap double precision;
+    content_text text;
 BEGIN
+    -- The three limits in one statement (each statement is microseconds of a send).
+    SELECT (SELECT c.value FROM ml.config c WHERE c.key = 'limits.signal_content_bytes') AS bytes,
+           (SELECT c.value FROM ml.config c WHERE c.key = 'limits.signal_content_depth') AS depth,
+           (SELECT c.value FROM ml.config c WHERE c.key = 'limits.signal_receivers') AS receivers
+    INTO limits;
+    IF jsonb_typeof(limits.bytes) IS DISTINCT FROM 'number' THEN
+        PERFORM ml.config_number('limits.signal_content_bytes');  -- raises F0000, naming it
+    ELSIF jsonb_typeof(limits.depth) IS DISTINCT FROM 'number' THEN
+        PERFORM ml.config_number('limits.signal_content_depth');
+    ELSIF jsonb_typeof(limits.receivers) IS DISTINCT FROM 'number' THEN
+        PERFORM ml.config_number('limits.signal_receivers');
+    END IF;
+    IF data IS NOT NULL THEN
+        cap := limits.bytes::double precision;
+        -- The stored size first (jsonb is never 64 times its text): a huge value is refused
+        -- before it is printed as text.
+        IF pg_column_size(data) > 64 * cap THEN
+            RAISE EXCEPTION 'signal content is over % bytes of JSON; at most %', 64 * cap, cap
+                USING ERRCODE = 'ML009', HINT = 'ml.config limits.signal_content_bytes';
+        END IF;
+        content_text := data::text;
+        IF octet_length(content_text) > cap THEN
+            RAISE EXCEPTION 'signal content is % bytes of JSON; at most %',
+                octet_length(content_text), cap
+                USING ERRCODE = 'ML009', HINT = 'ml.config limits.signal_content_bytes';
+        END IF;
+        cap := limits.depth::double precision;
+        -- Deeper than cap takes more than cap brackets: most contents are not walked at all.
+        IF octet_length(content_text) - octet_length(translate(content_text, '[{', '')) > cap
+           AND jsonb_path_exists(data, format('strict $.**{%s to last}', cap + 1)::jsonpath) THEN
+            RAISE EXCEPTION 'signal content nests more than % levels deep', cap
+                USING ERRCODE = 'ML009', HINT = 'ml.config limits.signal_content_depth';
+        END IF;
+    END IF;
+    IF array_ndims(pack_monsters) > 1 THEN
+        RAISE EXCEPTION 'pack_monsters must be a one-dimensional array of monster ids, got %',
+            array_dims(pack_monsters)
+            USING ERRCODE = 'ML008';
+    END IF;
+    cap := limits.receivers::double precision;
+    IF cardinality(pack_monsters) > cap THEN
+        RAISE EXCEPTION 'pack_monsters has % entries; at most % per signal',
+            cardinality(pack_monsters), cap
+            USING ERRCODE = 'ML009', HINT = 'ml.config limits.signal_receivers';
+    END IF;
+    IF array_position(pack_monsters, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'pack_monsters[%] is null: monster ids must not be null',
+            array_position(pack_monsters, NULL)
+            USING ERRCODE = '22004';
+    END IF;
+
     SELECT c.canonical_type, c.resolved_priority, c.dimension, c.weight INTO checked
     FROM ml.check_signal(signal_type, data, priority) AS c;
 
@@ -76,10 +136,13 @@ BEGIN
         END IF;
     ELSE
         reach := ml.config_number('signals.signal_range');
-        SELECT array_agg(m.id ORDER BY m.id) AS ids, array_agg(m.vertex_id) AS vertices INTO picked
-        FROM ml.monsters m
-        WHERE m.map_id = sender.map_id AND m.id <> from_monster_id AND m.hp_ratio > 0
-          AND greatest(abs(m.x - sender.x), abs(m.y - sender.y)) <= reach;
+        SELECT array_agg(n.id ORDER BY n.id) AS ids, array_agg(n.vertex_id) AS vertices INTO picked
+        FROM (SELECT m.id, m.vertex_id
+              FROM ml.monsters m
+              WHERE m.map_id = sender.map_id AND m.id <> from_monster_id AND m.hp_ratio > 0
+                AND greatest(abs(m.x - sender.x), abs(m.y - sender.y)) <= reach
+              ORDER BY greatest(abs(m.x - sender.x), abs(m.y - sender.y)), m.id
+              LIMIT cap::bigint) AS n;
     END IF;
 
     IF picked.vertices IS NOT NULL THEN

@@ -5,6 +5,10 @@
 -- ml.monsters triggers), every second for maps whose monsters moved (ml.form_dirty_packs, pg_cron),
 -- and on demand. Every map's advisory lock first (ascending, ml.lock_pack_maps), then map by map.
 -- Edges of a map's monsters to monsters elsewhere (one changed map) are removed with the rest.
+-- Nulls and repeats are skipped; only maps that exist (with monsters, or a formation recorded in
+-- ml.pack_maps) are locked and formed: a million map ids took a lock each and ran the server's
+-- lock table out of shared memory. Errors: ML008 map_ids not one-dimensional; ML009 more than
+-- limits.form_packs_maps (4096) distinct maps.
 CREATE FUNCTION ml.form_packs(map_ids integer[]) RETURNS integer
 LANGUAGE plpython3u
 SECURITY DEFINER
@@ -31,6 +35,13 @@ if "plans" not in SD:
             "SELECT ml.config_number('pack_formation.radius')::integer AS radius, "
             "ml.config_number('pack_formation.min_size')::integer AS min_size, "
             "ml.config_number('pack_formation.max_size')::integer AS max_size"),
+        "cap": plpy.prepare("SELECT ml.config_number('limits.form_packs_maps') AS cap"),
+        # The maps with something to form or to record, in ascending order (index probes).
+        "existing": plpy.prepare(
+            "SELECT coalesce(array_agg(u.m ORDER BY u.m), '{}') AS maps "
+            "FROM unnest($1::integer[]) AS u(m) "
+            "WHERE EXISTS (SELECT 1 FROM ml.monsters x WHERE x.map_id = u.m) "
+            "OR EXISTS (SELECT 1 FROM ml.pack_maps p WHERE p.map_id = u.m)", ["integer[]"]),
         "lock": plpy.prepare("SELECT ml.lock_pack_maps($1)", ["integer[]"]),
         "monsters": plpy.prepare(
             "SELECT m.id, m.vertex_id::text AS vertex, m.x, m.y, m.leadership_score, "
@@ -61,7 +72,16 @@ plans = SD["plans"]
 LABELS = {'monster_ai."LEADS"': "LEADS", 'monster_ai."FOLLOWS"': "FOLLOWS",
           'monster_ai."TEAMMATE_OF"': "TEAMMATE_OF"}
 
+if any(isinstance(m, list) for m in (map_ids or [])):
+    plpy.error("map_ids must be a one-dimensional array of map ids", sqlstate="ML008")
 maps = sorted({m for m in (map_ids or []) if m is not None})
+if not maps:
+    return 0
+cap = plpy.execute(plans["cap"])[0]["cap"]
+if len(maps) > cap:
+    plpy.error(f"map_ids has {len(maps)} distinct maps; at most {cap:.0f} per call",
+               sqlstate="ML009", hint="ml.config limits.form_packs_maps")
+maps = plpy.execute(plans["existing"], [maps])[0]["maps"]
 if not maps:
     return 0
 row = plpy.execute(plans["config"])[0]

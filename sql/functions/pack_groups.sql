@@ -1,5 +1,7 @@
 -- drop: DROP FUNCTION IF EXISTS ml.pack_groups(integer[]);
--- The body of ml.detect_pack_formation, in PL/pgSQL so its plan is cached per session.
+-- The body of ml.detect_pack_formation, in PL/pgSQL so its plan is cached per session. The batch
+-- is checked first (ml.check_monster_ids): ML008 not one-dimensional, ML009 more than
+-- limits.request_monsters (1024) ids, 22004 a null id.
 CREATE FUNCTION ml.pack_groups(batch integer[])
 RETURNS TABLE (leader integer, members integer[])
 LANGUAGE plpgsql
@@ -12,6 +14,7 @@ SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
 BEGIN
+    PERFORM ml.check_monster_ids(batch, 'monster_ids', 'limits.request_monsters');
     RETURN QUERY
     WITH requested AS (
         -- ml.monster_vertex raises P0002 for a monster that was never synced.

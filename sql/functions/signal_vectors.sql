@@ -3,7 +3,9 @@
 -- whole batch over the encodings stored on the signal edges (ml.signal_entries, which a decision
 -- request runs at submit time; ml.signal_vector is this for one monster). A monster the database does
 -- not know gets 32 zeros: the callers decide whether that is an error (ml.request_pack_actions
--- raises P0002 before it gets here; the legacy gateway never raises).
+-- raises P0002 before it gets here; the legacy gateway never raises). The batch is checked first
+-- (ml.check_monster_ids): ML008 not one-dimensional, ML009 more than limits.request_monsters
+-- (1024) ids, 22004 a null id.
 CREATE FUNCTION ml.signal_vectors(monster_ids integer[]) RETURNS real[]
 LANGUAGE plpgsql
 STABLE
@@ -15,6 +17,7 @@ DECLARE
     entries record;
     vectors real[];
 BEGIN
+    PERFORM ml.check_monster_ids(monster_ids, 'monster_ids', 'limits.request_monsters');
     IF n = 0 THEN
         RETURN '{}'::real[];
     END IF;

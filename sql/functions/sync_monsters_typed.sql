@@ -2,8 +2,9 @@
 -- ml.sync_monsters with typed arrays, one entry per monster: the same call as the JSON form
 -- without JSON to parse, the fast path for large batches (bench/RESULTS.md). states holds the
 -- 64 floats of every monster back to back (n * 64, the cheapest to send and slice), or n x 64.
--- Returns the number of monsters synced. Errors as the JSON form, and ML005 when the arrays
--- differ in length, ML004 when states is neither n * 64 nor n x 64.
+-- Returns the number of monsters synced. Errors as the JSON form, and first: ML008 an array other
+-- than states not one-dimensional, ML009 more than limits.sync_monsters (2048) ids, 22004 a null
+-- id; then ML005 when the arrays differ in length, ML004 when states is neither n * 64 nor n x 64.
 CREATE FUNCTION ml.sync_monsters(
     ids integer[], mob_ids integer[], archetypes text[], map_ids integer[], xs integer[],
     ys integer[], hp_ratios double precision[], leadership_scores double precision[], states real[]
@@ -14,7 +15,20 @@ SET search_path = ml, pg_catalog, ag_catalog, pg_temp
 AS $$
 DECLARE
     n integer := coalesce(cardinality(ids), 0);
+    flat text;
 BEGIN
+    PERFORM ml.check_monster_ids(ids, 'ids', 'limits.sync_monsters');
+    flat := CASE WHEN array_ndims(mob_ids) > 1 THEN 'mob_ids'
+                 WHEN array_ndims(archetypes) > 1 THEN 'archetypes'
+                 WHEN array_ndims(map_ids) > 1 THEN 'map_ids'
+                 WHEN array_ndims(xs) > 1 THEN 'xs'
+                 WHEN array_ndims(ys) > 1 THEN 'ys'
+                 WHEN array_ndims(hp_ratios) > 1 THEN 'hp_ratios'
+                 WHEN array_ndims(leadership_scores) > 1 THEN 'leadership_scores' END;
+    IF flat IS NOT NULL THEN
+        RAISE EXCEPTION '% must be a one-dimensional array, one entry per monster', flat
+            USING ERRCODE = 'ML008';
+    END IF;
     IF coalesce(cardinality(mob_ids), 0) <> n OR coalesce(cardinality(archetypes), 0) <> n
        OR coalesce(cardinality(map_ids), 0) <> n OR coalesce(cardinality(xs), 0) <> n
        OR coalesce(cardinality(ys), 0) <> n OR coalesce(cardinality(hp_ratios), 0) <> n

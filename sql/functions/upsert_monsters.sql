@@ -33,7 +33,8 @@ BEGIN
             WHEN u.archetype IS NULL THEN ARRAY['ML005', 'archetype is missing']
             WHEN u.archetype NOT IN ('aggressive', 'defensive', 'support', 'mage', 'tank', 'ranged')
                 THEN ARRAY['22P02', format('unknown archetype %L (known: aggressive, defensive, '
-                                           'support, mage, tank, ranged)', u.archetype)]
+                                           'support, mage, tank, ranged)',
+                                           ml.abbreviate(u.archetype))]
             WHEN u.map_id IS NULL THEN ARRAY['ML005', 'map_id is missing']
             WHEN u.map_id < 0 THEN ARRAY['ML003', format('map_id must be >= 0, got %s', u.map_id)]
             WHEN u.x IS NULL OR u.y IS NULL THEN ARRAY['ML005', 'x and y are required']
