@@ -27,6 +27,7 @@ import asyncpg
 import numpy as np
 
 from models import sim_rules as R
+from models.config import load_config
 from models.simulator import DEFEAT, VICTORY, Observation, PackCombatEnv
 from plpython.signal_encoding import FORMATIONS
 
@@ -86,6 +87,9 @@ class GameServer:
     ) -> None:
         self.url = game_url
         self.tick_s, self.deadline_s = tick_s, deadline_s
+        # The API's limits (config section `limits`, the database's copy in ml.config): a sync
+        # goes in calls of at most sync_monsters, an episode keeps at most episode_steps steps.
+        self.limits = load_config().limits
         self.world = PackCombatEnv(n_fights, pack_size=(2, 5), n_adventurers=(1, 4), seed=seed)
         self.obs: Observation = self.world.reset()
         # Ids and maps of this run do not collide with monsters a previous run left behind.
@@ -316,7 +320,11 @@ class GameServer:
     async def tick(self) -> None:
         assert self.conn is not None
         rows = self._monster_rows()
-        await self.conn.fetchval("SELECT ml.sync_monsters($1::jsonb)", json.dumps(rows))
+        step = self.limits.sync_monsters
+        for start in range(0, len(rows), step):
+            await self.conn.fetchval(
+                "SELECT ml.sync_monsters($1::jsonb)", json.dumps(rows[start : start + step])
+            )
         self.synced.update(row["id"] for row in rows)
         await self._send_signals()
         actions = np.where(self.obs.agent_mask, TRADITIONAL_AI, 0).astype(np.int64)
@@ -349,7 +357,7 @@ class GameServer:
             self.stats.coordinated_kills += int(episodes.coordinated_kills[k])
             self.stats.pack_survival += float(episodes.pack_survival[k])
             ids = [self.monster_id(e, n) for n in np.flatnonzero(before.pack_mask[e])]
-            frames = fight.frames
+            frames = fight.frames[-self.limits.episode_steps :]  # the fight's end, if very long
             if 2 <= len(ids) <= 5 and frames:
                 await self.conn.fetchval(
                     "SELECT ml.record_pack_episode($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
