@@ -2,9 +2,9 @@
 -- The one body behind the typed and packed decision requests (ml.request_pack_actions,
 -- ml.request_pack_actions_packed): checks a request and queues it. The states come in exactly one
 -- of two forms: `states` n x 64 real[], or `states_f32` n x 64 float32 little-endian, packed.
--- Errors (nothing is written; codes as in docs/coordination.md): ML005 empty, oversized or ragged
--- request; ML004 states of the wrong size, or a real[] state that is not 64 finite floats; ML002
--- priority outside 1-10; 22P02 unknown archetype; 23505 a monster twice; P0002 unknown monster.
+-- Errors (nothing is written; codes as in docs/coordination.md): ML005 empty or ragged request;
+-- ML009 oversized; ML004 states of the wrong size, or a real[] state that is not 64 finite floats;
+-- ML002 priority outside 1-10; 22P02 unknown archetype; 23505 a monster twice; P0002 unknown monster.
 -- A packed state is not read here (that would mean decoding every float in SQL): one that holds
 -- NaN or infinity fails its job in the worker, with the monster named in the job's error.
 CREATE FUNCTION ml.submit_decision_job(
@@ -26,8 +26,9 @@ BEGIN
     IF n = 0 THEN
         RAISE EXCEPTION 'request has no monsters' USING ERRCODE = 'ML005';
     END IF;
+    -- The queue's own bound; the callers check limits.request_monsters (at most this) before.
     IF n > 1024 THEN
-        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = 'ML005';
+        RAISE EXCEPTION 'request has % monsters; at most 1024 per request', n USING ERRCODE = 'ML009';
     END IF;
     IF priority IS NULL OR priority NOT BETWEEN 1 AND 10 THEN
         RAISE EXCEPTION 'priority must be between 1 and 10, got %', priority USING ERRCODE = 'ML002';
