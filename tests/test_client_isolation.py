@@ -145,3 +145,18 @@ def test_gateway_moves_a_request_only_from_pending_to_timeout(
         game.execute(update, ("pending", request))
     row = game.execute("SELECT status FROM ai_requests WHERE request_id = %s", (request,))
     assert row.fetchone() == ("timeout",)
+
+
+def test_gateway_timeout_of_an_answered_request_leaves_it_answered(
+    admin: psycopg.Connection[Any], game: psycopg.Connection[Any]
+) -> None:
+    # The gateway times a request out after its last poll; the answer may have come in between
+    # (seen under the legacy benchmark's load). Its UPDATE succeeds and changes nothing.
+    request = gateway_insert(game, 1, STATE)
+    admin.execute("UPDATE ai_requests SET status = 'completed' WHERE request_id = %s", (request,))
+    updated = game.execute(
+        "UPDATE ai_requests SET status = 'timeout' WHERE request_id = %s", (request,)
+    )
+    assert updated.rowcount == 0
+    row = game.execute("SELECT status FROM ai_requests WHERE request_id = %s", (request,))
+    assert row.fetchone() == ("completed",)
