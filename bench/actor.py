@@ -22,8 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from models.ctde_architectures import CentralizedCritic, DecentralizedActor, count_parameters
-from models.onnx_export import (
+from models.export.onnx import (
     OPSET,
     convert_fp16,
     export_actor,
@@ -32,6 +31,7 @@ from models.onnx_export import (
     random_inputs,
     session,
 )
+from models.networks.ctde import CentralizedCritic, DecentralizedActor, count_parameters
 
 SEED_FP16_MB = {"actor": 5.0, "critic": 20.0}
 BATCHES = (1, 5, 256, 1024)

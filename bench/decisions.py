@@ -189,9 +189,9 @@ async def setup(admin_url: str, packs: int) -> None:
     """Deploy a production-size actor and place `packs` packs of 5, each on its own map."""
     import psycopg
 
-    from models.ctde_architectures import DecentralizedActor
-    from models.onnx_export import export_actor
-    from models.registry import register_actor_sync
+    from models.export.onnx import export_actor
+    from models.export.registry import register_actor_sync
+    from models.networks.ctde import DecentralizedActor
 
     actor = DecentralizedActor().eval()  # the seed's sizes: hidden 256 with a GRU
     exported = export_actor(actor)

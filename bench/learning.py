@@ -16,9 +16,14 @@ from pathlib import Path
 
 from bench.common import table
 from models.config import config_from_dict
-from models.ctde_trainer import CTDETrainer
-from models.sim_policies import EvalSummary, evaluate, nearest_attack_policy, random_policy
-from models.training_settings import TrainingSettings
+from models.envs.pack_combat.policies import (
+    EvalSummary,
+    evaluate,
+    nearest_attack_policy,
+    random_policy,
+)
+from models.training.ctde_trainer import CTDETrainer
+from models.training.settings import TrainingSettings
 
 EVAL_SEED = 5_000_000  # training seeds are 0..; the evaluation fights start far away from them
 CONFIG = {

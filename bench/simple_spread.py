@@ -3,9 +3,9 @@
     python -m bench.simple_spread [--minutes 8] [--seed 0]
 
 Trains `CTDETrainer` (GRU actor shared by the agents, centralized attention critic, GAE, value
-normalization; models/ctde_trainer.py) through the PettingZoo adapter (models/pettingzoo_adapter.py)
-for a wall-clock budget, evaluates on seeds never used in training, prints the learning curve and
-writes bench/simple_spread_curve.png.
+normalization; models/training/ctde_trainer.py) through the PettingZoo adapter
+(models/envs/pettingzoo.py) for a wall-clock budget, evaluates on seeds never used in training,
+prints the learning curve and writes bench/simple_spread_curve.png.
 
 Reward scale (mpe2 simple_spread_v3, N=3, local_ratio=0.5, max_cycles=25): every step, agent i gets
     r_i = 0.5 * (-sum over landmarks of the distance to the nearest agent)
@@ -35,10 +35,10 @@ from numpy.typing import ArrayLike
 
 from bench.common import table
 from models.config import Config, config_from_dict
-from models.ctde_trainer import CTDETrainer
-from models.marl_env import Observation, ReturnSummary, evaluate_team_return
-from models.pettingzoo_adapter import PettingZooVecEnv
-from models.training_settings import TrainingSettings
+from models.envs.base import Observation, ReturnSummary, evaluate_team_return
+from models.envs.pettingzoo import PettingZooVecEnv
+from models.training.ctde_trainer import CTDETrainer
+from models.training.settings import TrainingSettings
 
 N_AGENTS, MAX_CYCLES, LOCAL_RATIO = 3, 25, 0.5
 EVAL_SEED = 5_000_000  # evaluations during training (they pick the best actor)

@@ -23,15 +23,15 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
-from models.sim_policies import (
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.policies import (
     EvalSummary,
     coordinated_policy,
     evaluate,
     nearest_attack_policy,
     random_policy,
 )
-from models.simulator import Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import Observation, PackCombatEnv
 
 EVAL_SEED = 5_000_000  # the same held-out seeds bench/learning.py evaluates on
 

@@ -71,9 +71,9 @@ def deploy_untrained(admin_url: str, run_tag: str) -> str:
     'before'. The ML engineer's side: it uses the product's exporter and registry."""
     import torch
 
-    from models.ctde_architectures import DecentralizedActor
-    from models.onnx_export import export_actor
-    from models.registry import register_actor_sync
+    from models.export.onnx import export_actor
+    from models.export.registry import register_actor_sync
+    from models.networks.ctde import DecentralizedActor
 
     torch.manual_seed(0)
     actor = DecentralizedActor(hidden_dim=64, dropout=0.0).eval()

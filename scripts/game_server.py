@@ -1,8 +1,8 @@
 """A game server that speaks only SQL: what an rAthena map server does with this product.
 
-Its world is the pack-combat simulator (models/simulator.py: the same rules the actors trained on),
-standing in for the C++ server's own game logic. Every monster decision goes through the product's
-SQL contract, exactly as a C++ server would make it:
+Its world is the pack-combat simulator (models/envs/pack_combat/simulator.py: the same rules the
+actors trained on), standing in for the C++ server's own game logic. Every monster decision goes
+through the product's SQL contract, exactly as a C++ server would make it:
 
     each 100 ms tick:  ml.sync_monsters(jsonb)            state of every monster
                        ml.send_*_signal(...)              leaders signal their packs
@@ -26,9 +26,9 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from models import sim_rules as R
 from models.config import load_config
-from models.simulator import DEFEAT, VICTORY, Observation, PackCombatEnv
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.simulator import DEFEAT, VICTORY, Observation, PackCombatEnv
 from plpython.signal_encoding import FORMATIONS
 
 #: The game server's own reading of the legacy gateway's action ids (0-9) in its world.

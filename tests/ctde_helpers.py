@@ -7,9 +7,9 @@ from functools import cache
 import numpy as np
 import torch
 
-from models.ctde_architectures import DecentralizedActor
-from models.onnx_export import ExportedActor, export_actor
-from models.pack_episode_buffer import PackEpisode
+from models.buffers.pack_episodes import PackEpisode
+from models.export.onnx import ExportedActor, export_actor
+from models.networks.ctde import DecentralizedActor
 
 SMALL_HIDDEN = 32
 

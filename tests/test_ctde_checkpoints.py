@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoints import (
+from models.config import ActorConfig, CriticConfig, CTDEConfig
+from models.networks.ctde import CentralizedCritic, DecentralizedActor
+from models.training.checkpoints import (
     CheckpointDimensionError,
     CheckpointError,
     load_checkpoint,
     read_metadata,
     save_checkpoint,
 )
-from models.config import ActorConfig, CriticConfig, CTDEConfig
-from models.ctde_architectures import CentralizedCritic, DecentralizedActor
 
 SMALL = CTDEConfig(
     critic=CriticConfig(hidden_dims=[32, 32, 16], n_heads=4), actor=ActorConfig(hidden_dim=32)

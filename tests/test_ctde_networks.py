@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.ctde_architectures import CentralizedCritic, CommNet, DecentralizedActor, QMIXMixer
+from models.networks.ctde import CentralizedCritic, CommNet, DecentralizedActor, QMIXMixer
 
 
 @pytest.fixture(autouse=True)

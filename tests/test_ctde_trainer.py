@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.checkpoints import CheckpointDimensionError, CheckpointError
+from models.buffers.pack_episodes import PackEpisodeBuffer
 from models.config import config_from_dict
-from models.ctde_trainer import CTDETrainer, episode_tensors
-from models.pack_episode_buffer import PackEpisodeBuffer
-from models.training_settings import TrainingSettings
+from models.training.checkpoints import CheckpointDimensionError, CheckpointError
+from models.training.ctde_trainer import CTDETrainer, episode_tensors
+from models.training.settings import TrainingSettings
 from tests.ctde_helpers import make_episode
 
 CONFIG: dict[str, Any] = {

@@ -11,8 +11,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from models.onnx_export import ExportRejectedError, session
-from models.registry import (
+from models.export.onnx import ExportRejectedError, session
+from models.export.registry import (
     RegistrationError,
     fetch_onnx,
     fetch_onnx_sync,

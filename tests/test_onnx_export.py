@@ -10,8 +10,7 @@ import onnx
 import pytest
 import torch
 
-from models.ctde_architectures import DecentralizedActor
-from models.onnx_export import (
+from models.export.onnx import (
     MIN_ACTION_AGREEMENT,
     PARITY_ATOL,
     ExportRejectedError,
@@ -21,6 +20,7 @@ from models.onnx_export import (
     float_weights,
     session,
 )
+from models.networks.ctde import DecentralizedActor
 from tests.ctde_helpers import SMALL_HIDDEN, small_actor, small_export
 
 

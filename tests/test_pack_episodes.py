@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from models.pack_episode_buffer import (
+from models.buffers.pack_episodes import (
     PackEpisode,
     PackEpisodeBuffer,
     PackEpisodeCollector,
@@ -315,7 +315,7 @@ def test_corrupt_or_misshapen_rows_are_logged_and_skipped(
     async def work(buffer: PackEpisodeBuffer) -> tuple[int, list[tuple[int, str]]]:
         return await buffer.load_from_database(limit=10), buffer.skipped
 
-    with caplog.at_level(logging.WARNING, logger="models.pack_episode_buffer"):
+    with caplog.at_level(logging.WARNING, logger="models.buffers.pack_episodes"):
         loaded, skipped = with_buffer(worker_url, work)
     assert loaded == 1
     assert sorted(row_id for row_id, _ in skipped) == sorted(ids[p] for p in corruptions)

@@ -1,4 +1,4 @@
-"""The generic multi-agent contract (models/marl_env.py), the PettingZoo adapter on mpe2's
+"""The generic multi-agent contract (models/envs/base.py), the PettingZoo adapter on mpe2's
 simple_spread_v3, and the CTDE trainer running MAPPO on it."""
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ import gymnasium
 from mpe2 import simple_spread_v3
 
 from models.config import Config, config_from_dict
-from models.ctde_trainer import CTDETrainer
-from models.marl_env import (
+from models.envs.base import (
     MultiAgentEnv,
     Observation,
     SupportsPackSize,
     evaluate_team_return,
 )
-from models.pettingzoo_adapter import NO_OUTCOME, PettingZooVecEnv
-from models.simulator import TIMEOUT, PackCombatEnv
-from models.training_settings import TrainingSettings
+from models.envs.pack_combat.simulator import TIMEOUT, PackCombatEnv
+from models.envs.pettingzoo import NO_OUTCOME, PettingZooVecEnv
+from models.training.ctde_trainer import CTDETrainer
+from models.training.settings import TrainingSettings
 
 MAX_CYCLES = 25
 

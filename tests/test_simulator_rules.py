@@ -7,16 +7,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-from models import sim_rules as R
-from models.sim_combat import Intents, Units, monster_intents, move_toward, resolve_hits
-from models.sim_policies import (
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.combat import (
+    Intents,
+    Units,
+    monster_intents,
+    move_toward,
+    resolve_hits,
+)
+from models.envs.pack_combat.policies import (
     coordinated_policy,
     evaluate,
     nearest_attack_policy,
     random_policy,
 )
-from models.sim_spawn import sample_encounters
-from models.simulator import PackCombatEnv
+from models.envs.pack_combat.simulator import PackCombatEnv
+from models.envs.pack_combat.spawn import sample_encounters
 
 
 def units(cls: list[int], pos: list[tuple[int, int]], table: np.ndarray) -> Units:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import sim_rules as R
-from models.sim_policies import random_policy
-from models.sim_signals import TARGET_DIM_BY_CLASS, encode_signal_vectors, signal_dicts
-from models.simulator import PackCombatEnv
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.policies import random_policy
+from models.envs.pack_combat.signals import TARGET_DIM_BY_CLASS, encode_signal_vectors, signal_dicts
+from models.envs.pack_combat.simulator import PackCombatEnv
 from plpython import signal_encoding as se
 
 

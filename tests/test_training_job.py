@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from models.training_job import parse_job_config
+from models.training.job import parse_job_config
 from tests.worker_helpers import REPO, wait_until
 from worker.training_runner import TrainingConfigError
 

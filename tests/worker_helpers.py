@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from models.registry import register_actor_sync
+from models.export.registry import register_actor_sync
 from tests.ctde_helpers import small_export
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -28,7 +28,7 @@ from config.queries import connect_raw, query
 
 log = logging.getLogger("worker.training")
 
-DEFAULT_TRAINER = "models.training_job:run_training_job"
+DEFAULT_TRAINER = "models.training.job:run_training_job"
 
 
 class TrainingConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""E PettingZoo parallel environments as one `MultiAgentEnv` (models/marl_env.py).
+"""E PettingZoo parallel environments as one `MultiAgentEnv` (models/envs/base.py).
 
 The CTDE trainer reads padded (E, N, ...) arrays; a PettingZoo parallel env speaks dicts keyed by
 agent name. This adapter translates, so the same MAPPO trainer runs on the product's pack-combat
@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from models.marl_env import EpisodeStats, Observation, StepResult
-from models.sim_rewards import RewardTerms
-from models.simulator import TIMEOUT
+from models.envs.base import EpisodeStats, Observation, StepResult
+from models.envs.pack_combat.rewards import RewardTerms
+from models.envs.pack_combat.simulator import TIMEOUT
 
 if TYPE_CHECKING:
     from pettingzoo import ParallelEnv

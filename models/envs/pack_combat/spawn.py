@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
+from models.envs.pack_combat import rules as R
 
 
 @dataclass

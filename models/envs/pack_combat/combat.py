@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
+from models.envs.pack_combat import rules as R
 
 T = TypeVar("T", bound=np.generic)
 F64 = NDArray[np.float64]

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
-from models.sim_observe import ADV_BASE, ADV_FEATURES
-from models.simulator import DEFEAT, TIMEOUT, VICTORY, Observation, PackCombatEnv
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.observe import ADV_BASE, ADV_FEATURES
+from models.envs.pack_combat.simulator import DEFEAT, TIMEOUT, VICTORY, Observation, PackCombatEnv
 
 Policy = Callable[[Observation], NDArray[np.int64]]
 #: Used when random_policy is given no generator, so that a script calling it stays repeatable.

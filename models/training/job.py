@@ -27,10 +27,10 @@ from models.config import (
     build_dataclass,
     config_from_dict,
 )
-from models.ctde_trainer import CTDETrainer
-from models.onnx_export import ExportRejectedError, export_actor
-from models.registry import register_actor_sync
-from models.training_settings import TrainingSettings
+from models.export.onnx import ExportRejectedError, export_actor
+from models.export.registry import register_actor_sync
+from models.training.ctde_trainer import CTDETrainer
+from models.training.settings import TrainingSettings
 from worker.training_runner import (
     ProgressReporter,
     TrainingConfigError,

@@ -5,7 +5,8 @@ actions from its 64-float local observation and its 32-float signal vector (enco
 database's own `plpython.signal_encoding`); a centralized critic sees the privileged global state.
 All E environments advance in lockstep in numpy. One seeded generator drives every random draw, in
 fixed shapes, so a seed and an action sequence give one trajectory. Rules, observation layout and
-reward terms: docs/simulator.md. Scripted policies and evaluation: models/sim_policies.py.
+reward terms: docs/simulator.md. Scripted policies and evaluation:
+models/envs/pack_combat/policies.py.
 
     env = PackCombatEnv(n_envs=256, pack_size=(2, 5), n_adventurers=(1, 4), seed=0)
     obs = env.reset()
@@ -19,18 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
-from models.sim_combat import (
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.combat import (
     Units,
     adventurer_intents,
     monster_intents,
     move_toward,
     resolve_hits,
 )
-from models.sim_observe import EnvView, global_state, local_observation
-from models.sim_rewards import RewardTerms, heal_credit, heal_received, reward_terms
-from models.sim_signals import PackSignals, encode_signal_vectors, pack_signals
-from models.sim_spawn import sample_encounters
+from models.envs.pack_combat.observe import EnvView, global_state, local_observation
+from models.envs.pack_combat.rewards import RewardTerms, heal_credit, heal_received, reward_terms
+from models.envs.pack_combat.signals import PackSignals, encode_signal_vectors, pack_signals
+from models.envs.pack_combat.spawn import sample_encounters
 
 VICTORY, DEFEAT, TIMEOUT = 0, 1, 2
 OUTCOMES = ("victory", "defeat", "timeout")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models import sim_rules as R
-from models.sim_combat import Units, chebyshev
+from models.envs.pack_combat import rules as R
+from models.envs.pack_combat.combat import Units, chebyshev
 
 # Local observation blocks: own state, adventurer slots, ally slots.
 OWN, ADV_BASE, ADV_FEATURES, ALLY_BASE, ALLY_FEATURES = 0, 16, 8, 48, 4

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from models.sim_rules import CLASS_THREAT, HUNTER, SIGNAL_DIM, WIZARD
+from models.envs.pack_combat.rules import CLASS_THREAT, HUNTER, SIGNAL_DIM, WIZARD
 from plpython import signal_encoding as se
 
 # The simulator's leaders send at the database's default priorities (ml.send_*_signal without a

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from config.queries import query
-from models.onnx_export import PRECISIONS, ExportedActor
+from models.export.onnx import PRECISIONS, ExportedActor
 
 ARCHETYPES = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
 MODEL_TYPE = "pack_coordination"

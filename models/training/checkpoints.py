@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from models.config import CTDEConfig
-from models.ctde_architectures import CentralizedCritic, DecentralizedActor
+from models.networks.ctde import CentralizedCritic, DecentralizedActor
 
 NETWORK_TYPE = "ctde"
 FORMAT_VERSION = 1

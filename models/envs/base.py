@@ -8,10 +8,11 @@ seed's MARL guide (003_...):
     obs = env.reset()                                        # Observation, arrays (E, N, ...)
     obs, result = env.step(actions)                          # actions (E, N) int; auto-reset
 
-The data classes are the pack-combat simulator's own (`models.simulator`): the trainer has always
-read them, and the simulator must satisfy this protocol unchanged, so they stay defined there and
-are re-exported here. The slot count N is the observation's second axis (`agent_mask.shape[1]`),
-not an attribute, because `PackCombatEnv` carries none (it always has 5 slots).
+The data classes are the pack-combat simulator's own (`models.envs.pack_combat.simulator`): the
+trainer has always read them, and the simulator must satisfy this protocol unchanged, so they stay
+defined there and are re-exported here. The slot count N is the observation's second axis
+(`agent_mask.shape[1]`), not an attribute, because `PackCombatEnv` carries none (it always has 5
+slots).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from models.simulator import EpisodeStats, Observation, StepResult
+from models.envs.pack_combat.simulator import EpisodeStats, Observation, StepResult
 
 #: Decides (E, N) actions from an observation (the trained actor, a scripted or a random policy).
 ActionPolicy = Callable[[Observation], NDArray[np.integer]]

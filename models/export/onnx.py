@@ -37,7 +37,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from models.ctde_architectures import DecentralizedActor, count_parameters
+from models.networks.ctde import DecentralizedActor, count_parameters
 
 OPSET = 18
 PARITY_ATOL = 1e-5

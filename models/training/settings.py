@@ -28,7 +28,7 @@ class TrainingSettings:
     max_steps: int = 80
     """Time limit of one simulated fight."""
     scenario: str = "standard"
-    """Simulator scenario (models/sim_rules.py SCENARIOS)."""
+    """Simulator scenario (models/envs/pack_combat/rules.py SCENARIOS)."""
     eval_every: int = 10
     """Updates between deterministic evaluations on held-out seeds."""
     eval_episodes: int = 200

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models.sim_combat import Units, chebyshev
+from models.envs.pack_combat.combat import Units, chebyshev
 
 F64 = NDArray[np.float64]
 SURVIVAL_WEIGHT, KILL_WEIGHT, FORMATION_WEIGHT, SUPPORT_WEIGHT = 10.0, 5.0, 3.0, 2.0

@@ -1,7 +1,7 @@
 """MAPPO pieces: value normalization, GAE, rollout storage and the recurrent PPO loss.
 
-The trainer (models/ctde_trainer.py) drives these; each is small enough to read against the paper
-(Yu et al., "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games", 2022).
+The trainer (models/training/ctde_trainer.py) drives these; each is small enough to read against
+the paper (Yu et al., "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games", 2022).
 Shapes: T rollout steps, E environments, N = 5 agent slots, H the actor's recurrent width.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from models.ctde_architectures import CentralizedCritic, DecentralizedActor
+from models.networks.ctde import CentralizedCritic, DecentralizedActor
 
 
 class ValueNormalizer:

@@ -1,0 +1,1 @@
+"""Training algorithms, one readable module each: `mappo` (PPO with a centralized critic)."""

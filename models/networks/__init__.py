@@ -1,0 +1,1 @@
+"""Neural networks: the seed's CTDE networks (`ctde`)."""
