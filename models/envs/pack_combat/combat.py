@@ -83,7 +83,7 @@ class Units:
         )
 
     def load(self, ids: I64, stats: F64, kind: I64, present: B, pos: F64) -> None:
-        """Fill environments `ids` with fresh units; stats (K, slots, 6) as in sim_rules tables."""
+        """Fill environments `ids` with fresh units; stats (K, slots, 6) as in the rules tables."""
         self.present[ids] = present
         self.alive[ids] = present
         self.cls[ids] = kind

@@ -16,7 +16,7 @@ from models.envs.pack_combat import rules as R
 
 @dataclass
 class Encounter:
-    """K new fights: stats tables in the layout of sim_rules (K, slots, 6)."""
+    """K new fights: stats tables in the layout of rules (K, slots, 6)."""
 
     mon_arch: NDArray[np.int64]  # (K, N)
     mon_present: NDArray[np.bool_]  # (K, N)
