@@ -136,3 +136,20 @@ def test_a_run_checkpoint_with_other_dims_is_refused_naming_both(tmp_path: Path)
     torch.save({"metadata": {"network_type": "dqn"}}, tmp_path / "dqn.pt")
     with pytest.raises(CheckpointError, match="network_type 'dqn'"):
         other.load_checkpoint(tmp_path / "dqn.pt")
+
+
+def test_the_reported_critic_loss_is_the_mean_over_the_critics_minibatches() -> None:
+    # With learning rates of 0 nothing moves, so the critic's loss averaged over 4 minibatches
+    # is its loss over the whole rollout in one. The report was the last critic minibatch's loss
+    # spread over every actor minibatch of the epoch (a quarter of it here).
+    reported = []
+    for minibatches in (1, 4):
+        t = trainer(minibatches=minibatches)
+        for optimizer in (t.actor_opt, t.critic_opt):
+            for group in optimizer.param_groups:
+                group["lr"] = 0.0
+        rollout, next_values, _ = t.collect_rollout()
+        reported.append(t.update(rollout, next_values).critic_loss)
+    whole, split = reported
+    assert whole > 0
+    assert 0.7 < split / whole < 1.4

@@ -155,6 +155,9 @@ def ppo_update(
     adv = (advantages - advantages[acting].mean()) / (advantages[acting].std() + 1e-8)
 
     stats: list[LossStats] = []
+    # One critic loss per critic minibatch, averaged on its own: the actor's and the critic's
+    # minibatches are different passes, so neither's count may dilute the other's mean.
+    critic_losses: list[float] = []
     for _ in range(epochs):
         order = rng.permutation(len(sequences))
         for batch in np.array_split(order, minibatches):
@@ -209,7 +212,7 @@ def ppo_update(
             stats.append(
                 LossStats(
                     actor_loss=float(actor_loss.detach()),
-                    critic_loss=0.0,
+                    critic_loss=float("nan"),  # the critic's pass below reports its own
                     entropy=float(entropy.detach()),
                     approx_kl=float(torch.stack(kls).sum() / count),
                     clip_fraction=float(torch.stack(clips).sum() / count),
@@ -234,11 +237,10 @@ def ppo_update(
             critic_loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(critic.parameters(), max_grad_norm)
             critic_opt.step()
-            if stats:
-                stats[-1].critic_loss = float(critic_loss.detach())
+            critic_losses.append(float(critic_loss.detach()))
     return LossStats(
         actor_loss=float(np.mean([s.actor_loss for s in stats])) if stats else 0.0,
-        critic_loss=float(np.mean([s.critic_loss for s in stats])) if stats else 0.0,
+        critic_loss=float(np.mean(critic_losses)) if critic_losses else 0.0,
         entropy=float(np.mean([s.entropy for s in stats])) if stats else 0.0,
         approx_kl=float(np.mean([s.approx_kl for s in stats])) if stats else 0.0,
         clip_fraction=float(np.mean([s.clip_fraction for s in stats])) if stats else 0.0,
