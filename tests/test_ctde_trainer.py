@@ -153,3 +153,20 @@ def test_the_reported_critic_loss_is_the_mean_over_the_critics_minibatches() -> 
     whole, split = reported
     assert whole > 0
     assert 0.7 < split / whole < 1.4
+
+
+def test_the_critic_has_the_configured_heads_and_a_resume_checks_them(tmp_path: Path) -> None:
+    # ctde.critic.n_heads was validated and never used (the critic had 4 heads whatever it said),
+    # and a head count changes no weight's shape: a checkpoint loaded into any count silently.
+    two_heads = {
+        **CONFIG,
+        "ctde": {**CONFIG["ctde"], "critic": {**CONFIG["ctde"]["critic"], "n_heads": 2}},
+    }
+    first = CTDETrainer(config_from_dict(two_heads), settings=tiny(total_updates=1))
+    assert first.critic.attention is not None
+    assert first.critic.attention.num_heads == 2
+    first.train(checkpoint_dir=tmp_path)
+    four_heads = trainer()
+    with pytest.raises(CheckpointDimensionError) as info:
+        four_heads.load_checkpoint(tmp_path / "latest.pt")
+    assert "critic_n_heads: checkpoint has 2, config has 4" in str(info.value)

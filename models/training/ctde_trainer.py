@@ -127,6 +127,7 @@ class CTDETrainer:
             list(c.critic.hidden_dims),
             c.critic.use_attention,
             c.critic.dropout,
+            c.critic.n_heads,
         ).to(self.device)
         # PPO's ratio must compare the same function: dropout stays off in the actor throughout.
         self.actor.eval()
@@ -471,6 +472,10 @@ class CTDETrainer:
             "actor_hidden_dim": c.actor.hidden_dim,
             "use_gru": c.actor.use_gru,
             "critic_hidden_dims": list(c.critic.hidden_dims),
+            # A head count changes no weight's shape (a checkpoint loaded into any count
+            # silently); attention on or off is named here rather than as missing weights.
+            "critic_use_attention": c.critic.use_attention,
+            "critic_n_heads": c.critic.n_heads,
             "n_agents": self.n_agents,
         }
 
