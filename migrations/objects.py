@@ -153,27 +153,34 @@ def frozen_path(revision: str, path: str) -> Path:
     return FROZEN_DIR / revision / path
 
 
+def shipped_text(revision: str, path: str, digest: str) -> str | None:
+    """The contents with sha256 `digest` that `revision` applied for `path`: the file as it is
+    while unchanged, then its copy in migrations/frozen/; None where neither holds them."""
+    for candidate in (REPO_ROOT / path, frozen_path(revision, path)):
+        if candidate.is_file():
+            text = candidate.read_text(encoding="utf-8")
+            if sha256(text) == digest:
+                return text
+    return None
+
+
 def applied_text(revision: str, path: str) -> str:
     """What `revision` applies for the repository path `path`: the file as it is, unless the
     revision was released with other contents, which then come from migrations/frozen/."""
-    head_file = REPO_ROOT / path
-    head = head_file.read_text(encoding="utf-8") if head_file.is_file() else None
     locked = read_lock().get((revision, path))
     if locked is None:
-        if head is None:
+        if not (REPO_ROOT / path).is_file():
             raise ObjectFileError(f"{path}: no such file")
-        return head
-    if head is not None and sha256(head) == locked:
-        return head
-    frozen = frozen_path(revision, path)
-    if frozen.is_file() and sha256(frozen.read_text(encoding="utf-8")) == locked:
-        return frozen.read_text(encoding="utf-8")
-    raise ObjectFileError(
-        f"{path} is no longer what released revision {revision} applied, and "
-        f"{frozen.relative_to(REPO_ROOT)} does not hold it: a change to a released object goes "
-        "into a new revision's REPLACES; run `python -m scripts.migrate freeze` to keep the "
-        "released contents"
-    )
+        return (REPO_ROOT / path).read_text(encoding="utf-8")
+    shipped = shipped_text(revision, path, locked)
+    if shipped is None:
+        raise ObjectFileError(
+            f"{path} is no longer what released revision {revision} applied, and "
+            f"{frozen_path(revision, path).relative_to(REPO_ROOT)} does not hold it: a change to "
+            "a released object goes into a new revision's REPLACES; run `python -m "
+            "scripts.migrate freeze` to keep the released contents"
+        )
+    return shipped
 
 
 def previous_text(revision: str, path: str) -> str | None:

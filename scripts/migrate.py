@@ -26,6 +26,7 @@ from migrations.objects import (
     read_lock,
     revision_chain,
     sha256,
+    shipped_text,
 )
 
 
@@ -86,12 +87,9 @@ def freeze() -> list[str]:
     """Keep what released revisions applied for every file that has moved on since."""
     written = []
     for (revision, path), digest in sorted(read_lock().items()):
-        head = REPO_ROOT / path
+        if shipped_text(revision, path, digest) is not None:
+            continue
         frozen = frozen_path(revision, path)
-        if head.is_file() and sha256(head.read_text(encoding="utf-8")) == digest:
-            continue
-        if frozen.is_file() and sha256(frozen.read_text(encoding="utf-8")) == digest:
-            continue
         frozen.parent.mkdir(parents=True, exist_ok=True)
         frozen.write_text(git_version(path, digest), encoding="utf-8")
         written.append(str(frozen.relative_to(REPO_ROOT)))
