@@ -46,16 +46,15 @@ WITH answers AS (
     -- Requests a game-server session holds locked (its UPDATE (status) grant allows FOR UPDATE)
     -- are skipped, never waited for: their answers are in ai_responses all the same, and the
     -- status follows on a later round (sql/queries/settle_gateway_status.sql).
-    SELECT q.request_id, f.status
+    SELECT q.request_id, q.status AS request_status, f.status
     FROM ml.ai_requests AS q
     JOIN finished AS f ON q.request_id = f.gateway_request_id
-    WHERE q.status = 'pending'
     FOR UPDATE OF q SKIP LOCKED
 ), gateway_status AS (
     UPDATE ml.ai_requests AS q
     SET status = CASE WHEN s.status = 'done' THEN 'completed' ELSE 'failed' END
     FROM settled AS s
-    WHERE q.request_id = s.request_id
+    WHERE q.request_id = s.request_id AND s.request_status = 'pending'
     RETURNING q.request_id
 ), notified AS (
     SELECT pg_notify('ml_decisions',
@@ -68,11 +67,9 @@ WITH answers AS (
 SELECT (SELECT count(*) FROM finished) AS finished,
        (SELECT count(*) FROM responses) AS gateway_answers,
        (SELECT count(*) FROM notified) AS notified,
-       -- Answered gateway requests still pending whose rows were locked (every CTE reads the
-       -- statement's snapshot, so a row gateway_status updated still reads 'pending'):
+       -- Answered gateway requests whose rows were locked (settled skipped them):
        -- sql/queries/settle_gateway_status.sql takes them up.
-       (SELECT coalesce(array_agg(q.request_id), '{}')
+       (SELECT coalesce(array_agg(f.gateway_request_id), '{}')
         FROM finished AS f
-        JOIN ml.ai_requests AS q ON q.request_id = f.gateway_request_id
-        WHERE q.status = 'pending'
-          AND q.request_id NOT IN (SELECT g.request_id FROM gateway_status AS g)) AS unsettled
+        WHERE f.kind = 'gateway' AND f.gateway_request_id IS NOT NULL
+          AND f.gateway_request_id NOT IN (SELECT s.request_id FROM settled AS s)) AS unsettled
