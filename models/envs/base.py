@@ -37,8 +37,12 @@ __all__ = [
     "ReturnSummary",
     "StepResult",
     "SupportsPackSize",
+    "concat_episodes",
+    "evaluate_policy",
     "evaluate_team_return",
+    "first_episodes",
     "n_slots",
+    "team_return_summary",
 ]
 
 
@@ -57,8 +61,14 @@ class MultiAgentEnv(Protocol):
     """
 
     n_envs: int
+    score_name: str
+    """The key of `summarize`'s answer that ranks policies (evaluation keeps the best by it)."""
 
     def reset(self) -> Observation: ...
+
+    def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
+        """Means over finished episodes, named: `score_name` among them."""
+        ...
 
     def step(self, actions: NDArray[np.integer]) -> tuple[Observation, StepResult]: ...
 
@@ -91,29 +101,67 @@ class ReturnSummary:
         )
 
 
+def team_return_summary(episodes: EpisodeStats) -> dict[str, float]:
+    """A generic environment's summary: the team return's mean and spread, episode length."""
+    return {
+        "team_return": float(episodes.team_return.mean()),
+        "team_return_std": float(episodes.team_return.std()),
+        "mean_length": float(episodes.length.mean()),
+    }
+
+
 def evaluate_team_return(
     policy: ActionPolicy, env: MultiAgentEnv, max_steps: int = 100_000
 ) -> ReturnSummary:
-    """Play until every one of the env's E environments has finished its first episode and summarize
-    those E episodes. Counting only the first episode of each environment keeps short episodes from
-    being over-represented (an auto-resetting env finishes them more often)."""
+    """`evaluate_policy` read as a ReturnSummary (mean undiscounted team return)."""
+    episodes = first_episodes(policy, env, max_steps)
+    summary = team_return_summary(episodes)
+    return ReturnSummary(
+        episodes=len(episodes.env_index),
+        team_return=summary["team_return"],
+        team_return_std=summary["team_return_std"],
+        mean_length=summary["mean_length"],
+    )
+
+
+def concat_episodes(parts: list[EpisodeStats]) -> EpisodeStats:
+    """The rows of several EpisodeStats as one (an empty list gives no rows)."""
+    names = list(EpisodeStats.__dataclass_fields__)
+    if not parts:
+        return EpisodeStats(**{n: np.zeros(0) for n in names})
+    return EpisodeStats(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+
+
+def first_episodes(
+    policy: ActionPolicy, env: MultiAgentEnv, max_steps: int = 100_000
+) -> EpisodeStats:
+    """Play until each of the env's E environments has finished its first episode; those E rows.
+    Only the first episode of each environment counts, so short episodes are not
+    over-represented (an auto-resetting env finishes them more often)."""
     obs = env.reset()
     E = env.n_envs
-    returns = np.full(E, np.nan)
-    lengths = np.zeros(E)
+    seen = np.zeros(E, bool)
+    rows: list[EpisodeStats] = []
     for _ in range(max_steps):
         obs, result = env.step(policy(obs))
         ep = result.episodes
-        first = np.isnan(returns[ep.env_index])
-        returns[ep.env_index[first]] = ep.team_return[first]
-        lengths[ep.env_index[first]] = ep.length[first]
-        if not np.isnan(returns).any():
-            break
-    else:
-        raise RuntimeError(f"evaluation: some episodes did not end within {max_steps} steps")
-    return ReturnSummary(
-        episodes=E,
-        team_return=float(returns.mean()),
-        team_return_std=float(returns.std()),
-        mean_length=float(lengths.mean()),
-    )
+        first = ~seen[ep.env_index]
+        if first.any():
+            rows.append(_take(ep, first))
+            seen[ep.env_index[first]] = True
+        if seen.all():
+            return concat_episodes(rows)
+    raise RuntimeError(f"evaluation: some episodes did not end within {max_steps} steps")
+
+
+def evaluate_policy(
+    policy: ActionPolicy, env: MultiAgentEnv, max_steps: int = 100_000
+) -> dict[str, float]:
+    """The one evaluator: one episode in each of the env's environments, summarized by the env
+    (its `score_name` among the keys) plus the number of episodes."""
+    episodes = first_episodes(policy, env, max_steps)
+    return {**env.summarize(episodes), "episodes": float(len(episodes.env_index))}
+
+
+def _take(ep: EpisodeStats, rows: NDArray[np.bool_]) -> EpisodeStats:
+    return EpisodeStats(**{n: getattr(ep, n)[rows] for n in EpisodeStats.__dataclass_fields__})

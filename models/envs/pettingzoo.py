@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from models.envs.base import EpisodeStats, Observation, StepResult
+from models.envs.base import EpisodeStats, Observation, StepResult, team_return_summary
 from models.envs.pack_combat.rewards import RewardTerms
 from models.envs.pack_combat.simulator import TIMEOUT
 
@@ -118,6 +118,11 @@ class PettingZooVecEnv:
         self._ep_length = np.zeros(n_envs, np.int64)
         self._ep_terminated = np.zeros(n_envs, np.int64)
         self._resets = 0
+
+    score_name = "team_return"
+
+    def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
+        return team_return_summary(episodes)
 
     def __getstate__(self) -> dict[str, Any]:
         # PettingZoo's wrappers pickle without error but unpickle broken (the raw env loses its

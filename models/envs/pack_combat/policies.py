@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from models.envs.base import first_episodes
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.observe import ADV_BASE, ADV_FEATURES
-from models.envs.pack_combat.simulator import DEFEAT, TIMEOUT, VICTORY, Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import Observation, PackCombatEnv
 
 Policy = Callable[[Observation], NDArray[np.int64]]
 #: Used when random_policy is given no generator, so that a script calling it stays repeatable.
@@ -103,33 +104,4 @@ def evaluate(
         scenario=scenario,
         auto_reset=False,
     )
-    obs = env.reset()
-    outcome = np.full(n_episodes, -1, np.int64)
-    coord_kills = np.zeros(n_episodes)
-    survival = np.zeros(n_episodes)
-    coordination = np.zeros(n_episodes)
-    flank_rate = np.zeros(n_episodes)
-    length = np.zeros(n_episodes)
-    team_return = np.zeros(n_episodes)
-    while (outcome < 0).any():
-        obs, result = env.step(policy(obs))
-        ep = result.episodes
-        outcome[ep.env_index] = ep.outcome
-        coord_kills[ep.env_index] = ep.coordinated_kills
-        survival[ep.env_index] = ep.pack_survival
-        coordination[ep.env_index] = ep.coordination_score
-        flank_rate[ep.env_index] = ep.flank_rate
-        length[ep.env_index] = ep.length
-        team_return[ep.env_index] = ep.team_return
-    return EvalSummary(
-        episodes=n_episodes,
-        win_rate=float((outcome == VICTORY).mean()),
-        defeat_rate=float((outcome == DEFEAT).mean()),
-        timeout_rate=float((outcome == TIMEOUT).mean()),
-        coordinated_kills=float(coord_kills.mean()),
-        pack_survival=float(survival.mean()),
-        coordination_score=float(coordination.mean()),
-        flank_rate=float(flank_rate.mean()),
-        mean_length=float(length.mean()),
-        team_return=float(team_return.mean()),
-    )
+    return EvalSummary(episodes=n_episodes, **env.summarize(first_episodes(policy, env)))

@@ -147,6 +147,22 @@ class PackCombatEnv:
         self._signals: PackSignals | None = None
         self._reset_envs(np.arange(E))
 
+    score_name = "win_rate"
+
+    def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
+        """Outcome shares and the pack's means over finished fights (the evaluator's summary)."""
+        return {
+            "win_rate": float((episodes.outcome == VICTORY).mean()),
+            "defeat_rate": float((episodes.outcome == DEFEAT).mean()),
+            "timeout_rate": float((episodes.outcome == TIMEOUT).mean()),
+            "coordinated_kills": float(episodes.coordinated_kills.mean()),
+            "pack_survival": float(episodes.pack_survival.mean()),
+            "coordination_score": float(episodes.coordination_score.mean()),
+            "flank_rate": float(episodes.flank_rate.mean()),
+            "mean_length": float(episodes.length.mean()),
+            "team_return": float(episodes.team_return.mean()),
+        }
+
     def set_pack_size(self, pack_size: int | tuple[int, int]) -> None:
         """Pack sizes drawn at the next resets (a curriculum 2 -> 5 changes this between rounds)."""
         self.pack_size = _size_range(pack_size, R.MIN_PACK, R.MAX_PACK, "pack_size")
