@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from config.training_jobs import TrainingConfigError
 from models.training.job import parse_job_config
 from tests.worker_helpers import REPO, wait_until
-from worker.training_runner import TrainingConfigError
 
 #: Small enough to finish in seconds on two cores, real in every step (simulator, MAPPO, export).
 TINY = {

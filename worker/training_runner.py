@@ -17,60 +17,41 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 
 from config.queries import connect_raw, query
+from config.training_jobs import (
+    ProgressReporter,
+    TrainingConfigError,
+    TrainingEntry,
+    TrainingJob,
+    TrainingOutcome,
+    TrainingStoppedError,
+)
 
 log = logging.getLogger("worker.training")
+
+__all__ = [
+    "ProgressReporter",
+    "RunnerSettings",
+    "TrainingConfigError",
+    "TrainingJob",
+    "TrainingOutcome",
+    "TrainingStoppedError",
+    "start_runner_process",
+]
 
 DEFAULT_TRAINER = "models.training.job:run_training_job"
 
 
-class TrainingConfigError(ValueError):
-    """The job's config is wrong: the job fails at once with this message, without retries."""
-
-
-class TrainingStoppedError(RuntimeError):
-    """The job was cancelled, taken away, or the runner is shutting down."""
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    id: int
-    archetype: str
-    algorithm: str
-    config: dict[str, Any]
-    attempts: int
-    max_attempts: int
-    checkpoint_dir: Path
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    model_id: int | None
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-class ProgressReporter(Protocol):
-    def __call__(
-        self, fraction: float, detail: dict[str, Any], checkpoint_dir: str | None = None
-    ) -> None: ...
-
-
-class Trainer(Protocol):
-    def __call__(
-        self, job: TrainingJob, report: ProgressReporter, database_url: str
-    ) -> TrainingOutcome: ...
-
-
-def resolve_trainer(path: str) -> Trainer:
+def resolve_trainer(path: str) -> TrainingEntry:
     module_name, _, attribute = path.partition(":")
-    trainer: Trainer = getattr(importlib.import_module(module_name), attribute)
+    trainer: TrainingEntry = getattr(importlib.import_module(module_name), attribute)
     return trainer
 
 
@@ -131,7 +112,7 @@ def run_one(
     conn: psycopg.Connection[Any],
     settings: RunnerSettings,
     row: tuple[Any, ...],
-    trainer: Trainer,
+    trainer: TrainingEntry,
     stop: EventType,
 ) -> str:
     job_id, archetype, algorithm, config, attempts, max_attempts, checkpoint_dir = row

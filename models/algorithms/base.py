@@ -156,6 +156,11 @@ class Algorithm(ABC):
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         """Restore `state_dict()`; weights_only restores the networks and nothing of the run."""
 
+    @abstractmethod
+    def forget_episodes(self) -> None:
+        """Drop the interaction state (observation, memories, running episodes): the next
+        `iterate` starts fresh episodes. A resume whose environment did not pickle needs it."""
+
 
 class ActorPolicy:
     """A `DecentralizedActor` as an `ActionPolicy`, keeping each slot's GRU state."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -128,7 +128,8 @@ def concat_episodes(parts: list[EpisodeStats]) -> EpisodeStats:
     """The rows of several EpisodeStats as one (an empty list gives no rows)."""
     names = list(EpisodeStats.__dataclass_fields__)
     if not parts:
-        return EpisodeStats(**{n: np.zeros(0) for n in names})
+        empty: dict[str, Any] = {n: np.zeros(0) for n in names}
+        return EpisodeStats(**empty)
     return EpisodeStats(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
 
 

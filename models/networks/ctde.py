@@ -64,6 +64,7 @@ class CentralizedCritic(nn.Module):
         use_attention: bool = True,
         dropout: float = 0.2,
         n_heads: int = 4,
+        per_agent: bool = False,
     ) -> None:
         super().__init__()
         hidden_dims = [512, 512, 256] if hidden_dims is None else list(hidden_dims)
@@ -74,6 +75,7 @@ class CentralizedCritic(nn.Module):
         self.hidden_dims = hidden_dims
         self.use_attention = use_attention
         self.n_heads = n_heads
+        self.per_agent = per_agent
         embed = hidden_dims[0]
 
         self.encoder = nn.Sequential(layer_init(nn.Linear(state_dim, embed)), nn.ReLU())
@@ -85,9 +87,10 @@ class CentralizedCritic(nn.Module):
             )
             self.attention_norm = nn.LayerNorm(embed)
 
-        # Pooled input is [mean over agents, max over agents]: 2 * embed.
+        # Pooled input is [mean over agents, max over agents]: 2 * embed; per agent, the agent's own
+        # attended embedding comes first (MAPPO's agent-specific global state): 3 * embed.
         layers: list[nn.Module] = []
-        width = 2 * embed
+        width = (3 if per_agent else 2) * embed
         for out in hidden_dims[1:]:
             layers += [layer_init(nn.Linear(width, out)), nn.LayerNorm(out), nn.ReLU()]
             layers.append(nn.Dropout(dropout))
@@ -98,7 +101,8 @@ class CentralizedCritic(nn.Module):
     def forward(
         self, global_state: torch.Tensor, agent_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(B, N, S) states, (B, N) bool mask -> (B, 1) team value."""
+        """(B, N, S) states, (B, N) bool mask -> (B, 1) team value, or (B, N) per-agent values
+        V_i(s) when built with per_agent (absent slots' values are meaningless: mask them)."""
         if agent_mask is None:
             agent_mask = _all_agents(global_state)
         _check_agent_mask(agent_mask)
@@ -115,6 +119,10 @@ class CentralizedCritic(nn.Module):
         mean = torch.where(present, x, 0.0).sum(dim=1) / count
         maximum = torch.where(present, x, float("-inf")).amax(dim=1)
         pooled = torch.cat([mean, maximum], dim=-1)  # (B, 2 * H0)
+        if self.per_agent:
+            # Each agent's value reads the whole pack (pooled) from its own seat (x_i).
+            own = torch.cat([x, pooled.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
+            return self.value_head(self.value_mlp(own)).squeeze(-1)  # type: ignore[no-any-return]
         return self.value_head(self.value_mlp(pooled))  # type: ignore[no-any-return]
 
 
@@ -360,3 +368,30 @@ class QMIXMixer(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of scalar parameters."""
     return int(sum(p.numel() for p in module.parameters()))
+
+
+class LocalCritic(nn.Module):
+    """V_i(o_i): one agent's value from its own observation alone (IPPO's decentralized critic).
+
+    Shared by all agents like the actor; each slot is valued independently of the others, so
+    nothing of another agent's state reaches it: (B, N, S) -> (B, N).
+    """
+
+    def __init__(self, state_dim: int = 64, hidden_dims: list[int] | None = None) -> None:
+        super().__init__()
+        hidden_dims = [256, 256] if hidden_dims is None else list(hidden_dims)
+        layers: list[nn.Module] = []
+        width = state_dim
+        for out in hidden_dims:
+            layers += [layer_init(nn.Linear(width, out)), nn.LayerNorm(out), nn.ReLU()]
+            width = out
+        self.body = nn.Sequential(*layers)
+        self.value_head = layer_init(nn.Linear(width, 1), std=1.0)
+        self.state_dim = state_dim
+        self.hidden_dims = hidden_dims
+
+    def forward(
+        self, local_obs: torch.Tensor, agent_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, N, S) observations -> (B, N) values (the mask is not needed: slots are apart)."""
+        return self.value_head(self.body(local_obs)).squeeze(-1)  # type: ignore[no-any-return]

@@ -204,3 +204,45 @@ def load_checkpoint(path: str | Path, config: CTDEConfig) -> Checkpoint:
     actor.load_state_dict(payload["actor"])
     critic.load_state_dict(payload["critic"])
     return Checkpoint(actor, critic, metadata, dict(payload.get("optimizers") or {}))
+
+
+# --- the training loop's checkpoints (models/training/loop.py) -----------------------------------
+def run_metadata(
+    step: int, dims: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The metadata of a run's checkpoint: what it is, how far it got and its dims."""
+    return {
+        "network_type": NETWORK_TYPE,
+        "step": step,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **dims,
+        **(extra or {}),
+    }
+
+
+def write_atomically(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary name, then rename: a kill mid-save never leaves a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def read_run(path: Path, dims: dict[str, Any]) -> dict[str, Any]:
+    """A run's checkpoint, refused (CheckpointError naming both values) unless its type and dims
+    are this run's. It holds the environment and the algorithm's own objects, so it is read with
+    full unpickling: load only checkpoints this product wrote (the job's own directory)."""
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    meta = state.get("metadata") if isinstance(state, dict) else None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: no checkpoint metadata")
+    if meta.get("network_type") != NETWORK_TYPE:
+        raise CheckpointError(f"{path}: network_type {meta.get('network_type')!r}, expected 'ctde'")
+    mismatches = [
+        f"{key}: checkpoint has {meta[key]}, config has {expected}"
+        for key, expected in dims.items()
+        if key in meta and meta[key] != expected
+    ]
+    if mismatches:
+        raise CheckpointDimensionError(f"{path}: dimension mismatch: " + "; ".join(mismatches))
+    return state

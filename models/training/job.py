@@ -1,10 +1,14 @@
-"""A training job from SQL, end to end: config -> MAPPO on the simulator -> verified ONNX export ->
-registered in ml_models as 'trained'. The worker's training runner calls `run_training_job`.
+"""A training job from SQL, end to end: config -> the job's algorithm on the simulator -> verified
+ONNX export -> registered in ml_models as 'trained'. The worker's training runner calls
+`run_training_job`.
 
-The job's `config` jsonb overrides config/ctde_config.yaml section by section and sets the run:
+The row's `algorithm` names one of models.algorithms.registry.ALGORITHMS (mappo, ippo, qmix, ...).
+Its `config` jsonb overrides config/ctde_config.yaml section by section, sets the run, and gives the
+algorithm's own hyper-parameters:
 
     {"ctde": {"actor": {"hidden_dim": 64}}, "advanced": {"size_increase_interval": 20},
-     "training": {"total_updates": 200, "time_budget_s": 300, "n_envs": 64}}
+     "training": {"total_updates": 200, "time_budget_s": 300, "n_envs": 64},
+     "algorithm": {"epsilon_anneal_steps": 50000}}
 
 An unknown or mistyped key fails the job at once with the key named (no retry).
 """
@@ -20,6 +24,14 @@ import numpy as np
 import psycopg
 import yaml
 
+from config.training_jobs import (
+    ProgressReporter,
+    TrainingConfigError,
+    TrainingJob,
+    TrainingOutcome,
+)
+from models.algorithms.base import ActorPolicy, Algorithm
+from models.algorithms.registry import UnknownAlgorithmError, algorithm_class
 from models.config import (
     DEFAULT_CONFIG_PATH,
     Config,
@@ -27,18 +39,13 @@ from models.config import (
     build_dataclass,
     config_from_dict,
 )
+from models.envs.base import Observation
 from models.export.onnx import ExportRejectedError, export_actor
 from models.export.registry import register_actor_sync
-from models.training.ctde_trainer import CTDETrainer
+from models.training.loop import Trainer
 from models.training.settings import TrainingSettings
-from worker.training_runner import (
-    ProgressReporter,
-    TrainingConfigError,
-    TrainingJob,
-    TrainingOutcome,
-)
 
-JOB_SECTIONS = ("ctde", "advanced", "training")
+JOB_SECTIONS = ("ctde", "advanced", "training", "algorithm")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +58,11 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def parse_job_config(raw: dict[str, Any]) -> tuple[Config, TrainingSettings]:
-    """The job's config over the YAML defaults; TrainingConfigError names any bad key."""
+def parse_job_config(
+    raw: dict[str, Any], algorithm: str = "mappo"
+) -> tuple[Config, TrainingSettings, Any]:
+    """The job's config over the YAML defaults, its run settings and the algorithm's typed
+    hyper-parameters; TrainingConfigError names any bad key or an unknown algorithm."""
     if not isinstance(raw, dict):
         raise TrainingConfigError(f"config must be a JSON object, got {raw!r}")
     unknown = sorted(set(raw) - set(JOB_SECTIONS))
@@ -60,34 +70,62 @@ def parse_job_config(raw: dict[str, Any]) -> tuple[Config, TrainingSettings]:
         raise TrainingConfigError(
             f"unknown config section {', '.join(unknown)} (known: {', '.join(JOB_SECTIONS)})"
         )
+    try:
+        cls = algorithm_class(algorithm)
+    except UnknownAlgorithmError as exc:
+        raise TrainingConfigError(str(exc)) from None
     with DEFAULT_CONFIG_PATH.open(encoding="utf-8") as f:
         defaults = yaml.safe_load(f)
-    overrides = {k: v for k, v in raw.items() if k != "training"}
+    overrides = {k: v for k, v in raw.items() if k not in ("training", "algorithm")}
     try:
         config = config_from_dict(_merge(defaults, overrides))
         settings = build_dataclass(TrainingSettings, raw.get("training", {}), "training")
+        hyperparameters = build_dataclass(
+            cls.Hyperparameters, raw.get("algorithm", {}), "algorithm"
+        )
     except ConfigError as exc:
         raise TrainingConfigError(str(exc)) from None
-    return config, settings
+    return config, settings, hyperparameters
 
 
-def agreement_inputs(trainer: CTDETrainer, rows: int = 4096) -> dict[str, np.ndarray]:
-    """Real observations from the simulator for the FP16/INT8 agreement check: random inputs say
-    little about how often the reduced files pick the same action on states that occur. Rollouts
-    are collected until there are `rows` acting agents (a 1-in-100 disagreement needs thousands of
-    rows to be measured, not guessed)."""
-    parts: dict[str, list[np.ndarray]] = {"state": [], "signals": [], "hidden": []}
-    have = 0
-    while have < rows:
-        rollout, _, _ = trainer.collect_rollout()
-        acting = rollout.agent_mask
-        parts["state"].append(rollout.local_obs[acting])
-        parts["signals"].append(rollout.signals[acting])
-        parts["hidden"].append(rollout.hidden_in[acting])
-        have += int(acting.sum())
-    feeds = {k: np.concatenate(v)[:rows].astype(np.float32) for k, v in parts.items()}
-    if not trainer.actor.use_gru:
-        del feeds["hidden"]
+class RecordingPolicy(ActorPolicy):
+    """The actor sampling as in training, keeping every acting agent's inputs (state, signals and
+    the GRU state it was fed): what the exported files are compared on."""
+
+    def __init__(self, algorithm: Algorithm) -> None:
+        super().__init__(
+            algorithm.actor, algorithm.config.ctde.inference.use_signals, deterministic=False
+        )
+        self.feeds: dict[str, list[np.ndarray]] = {"state": [], "signals": [], "hidden": []}
+
+    def __call__(self, obs: Observation) -> np.ndarray:
+        E, N = obs.agent_mask.shape
+        acting = obs.agent_mask.reshape(E * N)
+        if self.hidden is not None:
+            self.feeds["hidden"].append(self.hidden.cpu().numpy()[acting])
+        elif self.actor.use_gru:
+            self.feeds["hidden"].append(np.zeros((int(acting.sum()), self.actor.hidden_dim)))
+        self.feeds["state"].append(obs.local_obs.reshape(E * N, -1)[acting])
+        self.feeds["signals"].append(obs.signals.reshape(E * N, -1)[acting])
+        return super().__call__(obs)
+
+    def rows(self) -> int:
+        return sum(len(part) for part in self.feeds["state"])
+
+
+def agreement_inputs(trainer: Trainer, rows: int = 4096) -> dict[str, np.ndarray]:
+    """Real observations for the FP16/INT8 agreement check: random inputs say little about how
+    often the reduced files pick the same action on states that occur. The trained actor plays
+    fresh environments (seeds apart from training and evaluation) until `rows` agents have acted
+    (a 1-in-100 disagreement needs thousands of rows to be measured, not guessed)."""
+    policy = RecordingPolicy(trainer.algorithm)
+    env = trainer.make_env(trainer.settings.n_envs, trainer.settings.eval_seed + 500_000)
+    obs = env.reset()
+    while policy.rows() < rows:
+        obs, _ = env.step(policy(obs))
+    feeds = {k: np.concatenate(v)[:rows].astype(np.float32) for k, v in policy.feeds.items() if v}
+    if not trainer.algorithm.actor.use_gru:
+        feeds.pop("hidden", None)
     return feeds
 
 
@@ -95,9 +133,9 @@ def run_training_job(
     job: TrainingJob, report: ProgressReporter, database_url: str
 ) -> TrainingOutcome:
     """Train, export, verify and register; progress goes to the job's row through `report`."""
-    config, settings = parse_job_config(job.config)
+    config, settings, hyperparameters = parse_job_config(job.config, job.algorithm)
     started = time.perf_counter()
-    trainer = CTDETrainer(config, settings=settings)
+    trainer = Trainer(job.algorithm, config, settings, hyperparameters=hyperparameters)
     total = max(settings.total_updates, 1)
     resumed_from = 0
     if (job.checkpoint_dir / "latest.pt").exists():
@@ -116,17 +154,14 @@ def run_training_job(
     report(0.92, {"phase": "evaluating"}, str(job.checkpoint_dir))
     evaluation = trainer.evaluate()
     report(0.95, {"phase": "exporting"}, str(job.checkpoint_dir))
-    exported = export_actor(trainer.actor, agreement_inputs=agreement_inputs(trainer))
+    exported = export_actor(trainer.algorithm.actor, agreement_inputs=agreement_inputs(trainer))
     try:
         exported.check_thresholds()
     except ExportRejectedError as exc:
         raise RuntimeError(f"the trained actor's export was rejected: {exc}") from exc
     metrics: dict[str, Any] = {
-        "eval_win_rate": evaluation.win_rate,
-        "eval_coordinated_kills": evaluation.coordinated_kills,
-        "eval_pack_survival": evaluation.pack_survival,
-        "eval_coordination_score": evaluation.coordination_score,
-        "eval_episodes": evaluation.episodes,
+        "algorithm": job.algorithm,
+        **{f"eval_{k}": v for k, v in evaluation.items()},
         "updates": trainer.training_step,
         "env_steps": trainer.env_steps,
         "resumed_from_update": resumed_from,
@@ -141,7 +176,7 @@ def run_training_job(
                 exported,
                 archetype=archetype,
                 version=f"job{job.id}",
-                model_name=f"CTDE actor ({job.algorithm}, job {job.id})",
+                model_name=f"pack actor ({job.algorithm}, job {job.id})",
                 training_status="trained",
                 extra_metrics={"training": metrics},
             )

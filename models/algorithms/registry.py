@@ -1,0 +1,27 @@
+"""ALGORITHMS: every training algorithm the product has, by the name SQL chooses it with.
+
+`INSERT INTO ml_training_jobs (archetype, algorithm, config) VALUES ('tank', 'qmix', '{}')` trains
+`ALGORITHMS["qmix"]`; the database accepts exactly these names (ml.training_algorithms(), checked
+by tests/test_algorithms.py against this dict).
+"""
+
+from __future__ import annotations
+
+from models.algorithms.base import Algorithm
+from models.algorithms.ippo import IPPO
+from models.algorithms.mappo import MAPPO
+
+ALGORITHMS: dict[str, type[Algorithm]] = {cls.info.name: cls for cls in (MAPPO, IPPO)}
+
+
+class UnknownAlgorithmError(ValueError):
+    """A name that is not in ALGORITHMS."""
+
+
+def algorithm_class(name: str) -> type[Algorithm]:
+    """The algorithm registered as `name`, or UnknownAlgorithmError naming the known ones."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        known = ", ".join(sorted(ALGORITHMS))
+        raise UnknownAlgorithmError(f"unknown algorithm {name!r} (known: {known})") from None
