@@ -170,3 +170,57 @@ def test_the_critic_has_the_configured_heads_and_a_resume_checks_them(tmp_path: 
     with pytest.raises(CheckpointDimensionError) as info:
         four_heads.load_checkpoint(tmp_path / "latest.pt")
     assert "critic_n_heads: checkpoint has 2, config has 4" in str(info.value)
+
+
+def frozen(t: CTDETrainer) -> CTDETrainer:
+    """Learning rates 0: an update moves nothing, so what it reports is the rollout's own."""
+    for optimizer in (t.actor_opt, t.critic_opt):
+        for group in optimizer.param_groups:
+            group["lr"] = 0.0
+    return t
+
+
+def test_actor_dropout_acts_in_the_update_and_nowhere_else() -> None:
+    # The actor stayed in eval mode for the whole run, so its dropout never acted (#17, defect 3).
+    # With learning rates of 0 the policy cannot change: a ratio away from 1 (approx_kl > 0) can
+    # only come from units dropped in the update's pass. Without dropout it is exactly 0. (The
+    # decision head is scaled up so that a dropped unit moves the probabilities measurably: a
+    # fresh actor is near uniform by design.)
+    kl = {}
+    for dropout in (0.0, 0.5):
+        actor = {"hidden_dim": 16, "dropout": dropout}
+        config = {**CONFIG, "ctde": {**CONFIG["ctde"], "actor": actor}}
+        t = frozen(CTDETrainer(config_from_dict(config), settings=tiny()))
+        with torch.no_grad():
+            t.actor.decision[-1].weight.mul_(300.0)
+        rollout, next_values, _ = t.collect_rollout()
+        kl[dropout] = t.update(rollout, next_values).approx_kl
+        assert not t.actor.training  # rollouts, evaluation and export act with every unit
+    assert kl[0.0] == 0.0
+    assert kl[0.5] > 1e-3
+
+
+def test_each_agent_is_valued_on_its_own_return() -> None:
+    # The advantage of agent i sums its own reward (0.7 team + 0.3 its own); the critic learned
+    # the team-mean return, one value for the whole pack, so the bootstrap estimated another
+    # return than the one summed (#17, defect 4). Now V_i(s) regresses agent i's own return: give
+    # slot 0 a reward of 1 every step and the others 0, and its value rises above theirs.
+    t = trainer()
+    for group in t.critic_opt.param_groups:
+        group["lr"] = 3e-3
+    for group in t.actor_opt.param_groups:
+        group["lr"] = 0.0
+    rollout, _, _ = t.collect_rollout()
+    rollout.pack_mask[:] = True
+    rollout.agent_mask[:] = True
+    rollout.rewards[:] = 0.0
+    rollout.rewards[:, :, 0] = 1.0
+    rollout.dones[:] = False
+    for _ in range(60):
+        rollout.values = t.mappo.values(
+            rollout.critic_input.reshape(-1, 5, 64), rollout.pack_mask.reshape(-1, 5)
+        ).reshape(rollout.rewards.shape)
+        t.update(rollout, np.zeros((4, 5)))
+    values = t.mappo.values(rollout.critic_input[0], rollout.pack_mask[0])  # (E, N)
+    assert values.shape == (4, 5)
+    assert values[:, 0].mean() > values[:, 1:].mean() + 1.0
