@@ -134,7 +134,7 @@ def test_a_run_checkpoint_with_other_dims_is_refused_naming_both(tmp_path: Path)
         other.load_checkpoint(tmp_path / "latest.pt")
     assert "actor_hidden_dim: checkpoint has 16, config has 32" in str(info.value)
     torch.save({"metadata": {"network_type": "dqn"}}, tmp_path / "dqn.pt")
-    with pytest.raises(CheckpointError, match="network_type 'dqn'"):
+    with pytest.raises(CheckpointError, match="network_type is 'dqn'"):
         other.load_checkpoint(tmp_path / "dqn.pt")
 
 

@@ -14,6 +14,8 @@ end bootstraps with V_i of the agent's last observation before the final step, o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from torch import nn
 
@@ -39,6 +41,11 @@ class IPPO(MAPPO):
         """Widths from ctde.critic.hidden_dims (the attention settings do not apply)."""
         c = self.config.ctde
         return LocalCritic(c.state_dim, list(c.critic.hidden_dims))
+
+    def dims(self) -> dict[str, Any]:
+        c = self.config.ctde
+        actor = {k: v for k, v in super().dims().items() if not k.startswith("critic_")}
+        return {**actor, "critic_hidden_dims": list(c.critic.hidden_dims), "critic": "local"}
 
     def critic_input(self, obs: Observation) -> np.ndarray:
         return obs.local_obs

@@ -497,6 +497,7 @@ class MAPPO(Algorithm):
             # silently); attention on or off is named here rather than as missing weights.
             "critic_use_attention": c.critic.use_attention,
             "critic_n_heads": c.critic.n_heads,
+            "critic_per_agent": True,
             "n_agents": self.n_agents,
         }
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from models.algorithms.base import Algorithm
 from models.algorithms.ippo import IPPO
+from models.algorithms.maddpg import MADDPG
 from models.algorithms.mappo import MAPPO
+from models.algorithms.qmix import QMIX
+from models.algorithms.vdn import VDN
 
-ALGORITHMS: dict[str, type[Algorithm]] = {cls.info.name: cls for cls in (MAPPO, IPPO)}
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    cls.info.name: cls for cls in (MAPPO, IPPO, QMIX, VDN, MADDPG)
+}
 
 
 class UnknownAlgorithmError(ValueError):

@@ -1,15 +1,25 @@
-"""CTDE checkpoints: actor and critic weights with the metadata needed to rebuild them.
+"""Checkpoints: one file format for every algorithm and for the seed's API.
 
-Metadata (seed 001, "Checkpointing"): network_type "ctde", every dimension of both networks, the
-archetype, a version and the training step. Loading checks the dimensions against the config first
-and refuses a mismatch with a message that names both values (seed 001's "dimension mismatch").
-Files are read with torch.load(weights_only=True): tensors and plain values only, no pickled code.
+    {"metadata": {"network_type": "ctde", "format_version": 2, "algorithm": "mappo", "step": 1000,
+                  "dims": {...every dimension of the networks...}, "archetype": ..., "version":
+                  ..., "created_at": ..., "extra": {...}},
+     "networks": {"actor": state_dict, "critic": state_dict, ...},
+     "run": bytes}     # the rest of a training run: optimizers, replay, random states, the env,
+                       # the loop's counters and history (absent from a networks-only file)
+
+The metadata and the networks are tensors and plain values: `torch.load(weights_only=True)` reads
+them, so looking at a checkpoint or taking its weights runs no pickled code. Only the exact resume
+of a run (models/training/loop.py) unpickles `run`, from the run's own directory.
+
+The seed's API (seed 001, "Checkpointing": `save_checkpoint`, `load_checkpoint`, `read_metadata`)
+writes and reads MAPPO's actor and critic in this format; a run of MAPPO is readable by it too.
+Loading checks the dimensions first and refuses a mismatch with a message naming both values.
 """
 
 from __future__ import annotations
 
 import pickle
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,20 +30,58 @@ from models.config import CTDEConfig
 from models.networks.ctde import CentralizedCritic, DecentralizedActor
 
 NETWORK_TYPE = "ctde"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(ValueError):
-    """A file that is not a CTDE checkpoint of this format."""
+    """A file that is not a checkpoint of this format (or not of the expected algorithm)."""
 
 
 class CheckpointDimensionError(CheckpointError):
     """A checkpoint whose networks do not have the dimensions the config asks for."""
 
 
+def actor_critic_dims(actor: DecentralizedActor, critic: CentralizedCritic) -> dict[str, Any]:
+    """MAPPO's dims (the same keys as `models.algorithms.mappo.MAPPO.dims`)."""
+    return {
+        "state_dim": actor.state_dim,
+        "signal_dim": actor.signal_dim,
+        "action_dim": actor.action_dim,
+        "actor_hidden_dim": actor.hidden_dim,
+        "use_gru": actor.use_gru,
+        "critic_hidden_dims": list(critic.hidden_dims),
+        "critic_use_attention": critic.use_attention,
+        "critic_n_heads": critic.n_heads,
+        "critic_per_agent": critic.per_agent,
+        "n_agents": critic.n_agents,
+    }
+
+
+def metadata_record(
+    algorithm: str,
+    step: int,
+    dims: dict[str, Any],
+    archetype: str = "",
+    version: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `metadata` entry of a checkpoint."""
+    return {
+        "network_type": NETWORK_TYPE,
+        "format_version": FORMAT_VERSION,
+        "algorithm": algorithm,
+        "step": step,
+        "dims": dict(dims),
+        "archetype": archetype,
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "extra": dict(extra or {}),
+    }
+
+
 @dataclass(frozen=True)
 class CheckpointMetadata:
-    """What a checkpoint says about itself."""
+    """What a MAPPO checkpoint says about itself, in the seed's names."""
 
     state_dim: int
     signal_dim: int
@@ -50,6 +98,9 @@ class CheckpointMetadata:
     version: str
     step: int
     """Training steps done when it was saved."""
+    critic_per_agent: bool = False
+    """The critic answers one value per agent (MAPPO's training critic) or one per pack."""
+    algorithm: str = "mappo"
     network_type: str = NETWORK_TYPE
     format_version: int = FORMAT_VERSION
     created_at: str = ""
@@ -58,30 +109,27 @@ class CheckpointMetadata:
     """Anything else the trainer keeps (plain values only)."""
 
     @classmethod
-    def for_networks(
-        cls,
-        actor: DecentralizedActor,
-        critic: CentralizedCritic,
-        archetype: str,
-        version: str,
-        step: int,
-        extra: dict[str, Any] | None = None,
-    ) -> CheckpointMetadata:
+    def from_record(cls, record: dict[str, Any]) -> CheckpointMetadata:
+        d = record["dims"]
         return cls(
-            state_dim=actor.state_dim,
-            signal_dim=actor.signal_dim,
-            action_dim=actor.action_dim,
-            hidden_dim=actor.hidden_dim,
-            use_gru=actor.use_gru,
-            n_agents=critic.n_agents,
-            critic_hidden_dims=list(critic.hidden_dims),
-            use_attention=critic.use_attention,
-            n_heads=critic.n_heads,
-            archetype=archetype,
-            version=version,
-            step=step,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra=dict(extra or {}),
+            state_dim=d["state_dim"],
+            signal_dim=d["signal_dim"],
+            action_dim=d["action_dim"],
+            hidden_dim=d["actor_hidden_dim"],
+            use_gru=d["use_gru"],
+            n_agents=d["n_agents"],
+            critic_hidden_dims=list(d["critic_hidden_dims"]),
+            use_attention=d["critic_use_attention"],
+            n_heads=d["critic_n_heads"],
+            critic_per_agent=d.get("critic_per_agent", False),
+            archetype=record.get("archetype", ""),
+            version=record.get("version", ""),
+            step=record["step"],
+            algorithm=record["algorithm"],
+            network_type=record["network_type"],
+            format_version=record["format_version"],
+            created_at=record.get("created_at", ""),
+            extra=dict(record.get("extra") or {}),
         )
 
 
@@ -125,6 +173,14 @@ def dimension_mismatches(metadata: CheckpointMetadata, config: CTDEConfig) -> li
     ]
 
 
+def write_atomically(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary name, then rename: a kill mid-save never leaves a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
 def save_checkpoint(
     path: str | Path,
     actor: DecentralizedActor,
@@ -136,45 +192,49 @@ def save_checkpoint(
     optimizer_states: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> CheckpointMetadata:
-    """Write actor, critic, optimizer states and metadata to `path` (atomically: temp + rename)."""
-    metadata = CheckpointMetadata.for_networks(actor, critic, archetype, version, step, extra)
+    """Write actor, critic, optimizer states and metadata to `path` (atomically)."""
+    record = metadata_record(
+        "mappo", step, actor_critic_dims(actor, critic), archetype, version, extra
+    )
     payload = {
-        "metadata": asdict(metadata),
-        "actor": actor.state_dict(),
-        "critic": critic.state_dict(),
-        "optimizers": optimizer_states or {},
+        "metadata": record,
+        "networks": {"actor": actor.state_dict(), "critic": critic.state_dict()},
+        "run": pickle.dumps({"optimizers": optimizer_states or {}}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
-    return metadata
+    write_atomically(payload, Path(path))
+    return CheckpointMetadata.from_record(record)
 
 
-def _read(path: str | Path) -> dict[str, Any]:
+def read_file(path: str | Path) -> dict[str, Any]:
+    """Metadata, networks and the opaque run bytes, read without unpickling any object."""
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("metadata"), dict):
         raise CheckpointError(f"{path}: no checkpoint metadata")
+    meta = payload["metadata"]
+    if meta.get("network_type") != NETWORK_TYPE:
+        raise CheckpointError(f"{path}: network_type is {meta.get('network_type')!r}, not 'ctde'")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {meta.get('format_version')!r}, this code reads "
+            f"{FORMAT_VERSION}"
+        )
     return payload
 
 
 def read_metadata(path: str | Path) -> CheckpointMetadata:
-    """The metadata of a checkpoint file, without building its networks."""
-    raw = _read(path)["metadata"]
-    if raw.get("network_type") != NETWORK_TYPE:
-        raise CheckpointError(f"{path}: network_type is {raw.get('network_type')!r}, not 'ctde'")
-    if raw.get("format_version") != FORMAT_VERSION:
+    """The metadata of a MAPPO checkpoint file, without building its networks."""
+    record = read_file(path)["metadata"]
+    if record.get("algorithm") != "mappo":
         raise CheckpointError(
-            f"{path}: checkpoint format {raw.get('format_version')!r}, this code reads "
-            f"{FORMAT_VERSION}"
+            f"{path}: a {record.get('algorithm')!r} checkpoint; the seed's API reads MAPPO's "
+            "(models.training.loop.Trainer reads every algorithm's)"
         )
     try:
-        return CheckpointMetadata(**raw)
-    except TypeError as exc:
+        return CheckpointMetadata.from_record(record)
+    except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: malformed metadata ({exc})") from None
 
 
@@ -184,7 +244,7 @@ def load_checkpoint(path: str | Path, config: CTDEConfig) -> Checkpoint:
     mismatches = dimension_mismatches(metadata, config)
     if mismatches:
         raise CheckpointDimensionError(f"{path}: dimension mismatch: " + "; ".join(mismatches))
-    payload = _read(path)
+    payload = read_file(path)
     actor = DecentralizedActor(
         state_dim=metadata.state_dim,
         signal_dim=metadata.signal_dim,
@@ -200,49 +260,60 @@ def load_checkpoint(path: str | Path, config: CTDEConfig) -> Checkpoint:
         use_attention=metadata.use_attention,
         dropout=config.critic.dropout,
         n_heads=metadata.n_heads,
+        per_agent=metadata.critic_per_agent,
     )
-    actor.load_state_dict(payload["actor"])
-    critic.load_state_dict(payload["critic"])
-    return Checkpoint(actor, critic, metadata, dict(payload.get("optimizers") or {}))
+    actor.load_state_dict(payload["networks"]["actor"])
+    critic.load_state_dict(payload["networks"]["critic"])
+    run = pickle.loads(payload["run"]) if "run" in payload else {}
+    return Checkpoint(actor, critic, metadata, dict(run.get("optimizers") or {}))
 
 
-# --- the training loop's checkpoints (models/training/loop.py) -----------------------------------
-def run_metadata(
-    step: int, dims: dict[str, Any], extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The metadata of a run's checkpoint: what it is, how far it got and its dims."""
-    return {
-        "network_type": NETWORK_TYPE,
-        "step": step,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **dims,
-        **(extra or {}),
+# --- a training run's checkpoint (models/training/loop.py) ---------------------------------------
+def is_network(value: Any) -> bool:
+    """A module's state_dict: a non-empty mapping of names to tensors."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def write_run(
+    path: Path,
+    metadata: dict[str, Any],
+    algorithm_state: dict[str, Any],
+    run: dict[str, Any],
+) -> None:
+    """The algorithm's networks in the open, everything else of the run pickled as `run`."""
+    networks = {k: v for k, v in algorithm_state.items() if is_network(v)}
+    rest = {k: v for k, v in algorithm_state.items() if k not in networks}
+    payload = {
+        "metadata": metadata,
+        "networks": networks,
+        "run": pickle.dumps({**run, "algorithm": rest}),
     }
+    write_atomically(payload, path)
 
 
-def write_atomically(payload: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary name, then rename: a kill mid-save never leaves a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
-
-
-def read_run(path: Path, dims: dict[str, Any]) -> dict[str, Any]:
-    """A run's checkpoint, refused (CheckpointError naming both values) unless its type and dims
-    are this run's. It holds the environment and the algorithm's own objects, so it is read with
-    full unpickling: load only checkpoints this product wrote (the job's own directory)."""
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    meta = state.get("metadata") if isinstance(state, dict) else None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: no checkpoint metadata")
-    if meta.get("network_type") != NETWORK_TYPE:
-        raise CheckpointError(f"{path}: network_type {meta.get('network_type')!r}, expected 'ctde'")
+def read_run(
+    path: Path, algorithm: str, dims: dict[str, Any], weights_only: bool = False
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(metadata, the algorithm's state, the rest of the run) of a checkpoint, refused unless its
+    algorithm and dims are this run's (both values named). weights_only: the networks alone (no
+    unpickling); otherwise the run is unpickled too: load only checkpoints this product wrote."""
+    payload = read_file(path)
+    meta = payload["metadata"]
     mismatches = [
-        f"{key}: checkpoint has {meta[key]}, config has {expected}"
-        for key, expected in dims.items()
-        if key in meta and meta[key] != expected
+        f"{key}: checkpoint has {saved}, config has {expected}"
+        for key, saved, expected in [("algorithm", meta.get("algorithm"), algorithm)]
+        + [(k, meta["dims"].get(k, v), v) for k, v in dims.items()]
+        if saved != expected
     ]
     if mismatches:
         raise CheckpointDimensionError(f"{path}: dimension mismatch: " + "; ".join(mismatches))
-    return state
+    state = dict(payload["networks"])
+    if weights_only or "run" not in payload:
+        return meta, state, {}
+    run = pickle.loads(payload["run"])
+    state.update(run.pop("algorithm"))
+    return meta, state, run

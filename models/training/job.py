@@ -35,7 +35,6 @@ from models.algorithms.registry import UnknownAlgorithmError, algorithm_class
 from models.config import (
     DEFAULT_CONFIG_PATH,
     Config,
-    ConfigError,
     build_dataclass,
     config_from_dict,
 )
@@ -83,7 +82,7 @@ def parse_job_config(
         hyperparameters = build_dataclass(
             cls.Hyperparameters, raw.get("algorithm", {}), "algorithm"
         )
-    except ConfigError as exc:
+    except ValueError as exc:  # ConfigError, or a hyper-parameter's own range check
         raise TrainingConfigError(str(exc)) from None
     return config, settings, hyperparameters
 

@@ -147,7 +147,9 @@ class Trainer:
 
     def _evaluate_and_keep_best(self, directory: Path | None) -> dict[str, float]:
         summary = self.evaluation()
-        score = summary[self.env.score_name]
+        # An env whose score is a cost says so (lower is better): the best is kept by the sign.
+        sign = 1.0 if getattr(self.env, "score_higher_is_better", True) else -1.0
+        score = sign * summary[self.env.score_name]
         record = {f"eval_{k}": v for k, v in summary.items() if k != "episodes"}
         self.history.evaluations.append({"update": float(self.training_step), **record})
         if score > self.best_score:
@@ -254,27 +256,29 @@ class Trainer:
         }
 
     # --- checkpoints --------------------------------------------------------------------------
-    def dims(self) -> dict[str, Any]:
-        return {"algorithm": self.algorithm.info.name, **self.algorithm.dims()}
-
     def save_checkpoint(self, path: str, metadata: dict[str, Any] | None = None) -> bool:
-        """Everything a resume needs to continue exactly: the algorithm's state (networks,
-        optimizers, replay, random states, the interaction mid-episode), the environment, the
-        loop's counters and history, and torch's random state."""
-        state = {
-            "metadata": checkpoints.run_metadata(self.training_step, self.dims(), metadata),
-            "algorithm": self.algorithm.state_dict(),
-            "env": self._picklable_env(),
-            "torch_rng": torch.get_rng_state(),
-            "counters": {
-                "training_step": self.training_step,
-                "env_steps": self.env_steps,
-                "best_score": self.best_score,
-                "evals_without_improvement": self.evals_without_improvement,
+        """Everything a resume needs to continue exactly, in the one checkpoint format
+        (models/training/checkpoints.py): the algorithm's networks in the open; its optimizers,
+        replay, random states and interaction state, the environment, the loop's counters and
+        history and torch's random state in the run's pickled part."""
+        checkpoints.write_run(
+            Path(path),
+            checkpoints.metadata_record(
+                self.algorithm.info.name, self.training_step, self.algorithm.dims(), extra=metadata
+            ),
+            self.algorithm.state_dict(),
+            {
+                "env": self._picklable_env(),
+                "torch_rng": torch.get_rng_state(),
+                "counters": {
+                    "training_step": self.training_step,
+                    "env_steps": self.env_steps,
+                    "best_score": self.best_score,
+                    "evals_without_improvement": self.evals_without_improvement,
+                },
+                "history": asdict(self.history),
             },
-            "history": asdict(self.history),
-        }
-        checkpoints.write_atomically(state, Path(path))
+        )
         return True
 
     def _picklable_env(self) -> MultiAgentEnv | None:
@@ -289,26 +293,29 @@ class Trainer:
         return self.env
 
     def load_checkpoint(self, path: str | Path, weights_only: bool = False) -> dict[str, Any]:
-        """Restore a checkpoint; dims that differ from this trainer's are refused with both
-        values named. weights_only restores the networks and nothing of the run."""
-        state = checkpoints.read_run(Path(path), self.dims())
+        """Restore a checkpoint; another algorithm's, or dims that differ from this trainer's,
+        are refused with both values named. weights_only restores the networks and nothing of
+        the run (and unpickles nothing)."""
+        meta, state, run = checkpoints.read_run(
+            Path(path), self.algorithm.info.name, self.algorithm.dims(), weights_only
+        )
         if weights_only:
-            self.algorithm.load_state_dict(state["algorithm"], weights_only=True)
-            return dict(state["metadata"])
-        self.algorithm.load_state_dict(state["algorithm"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["env"] is not None:
-            self.env = state["env"]
+            self.algorithm.load_state_dict(state, weights_only=True)
+            return meta
+        self.algorithm.load_state_dict(state)
+        torch.set_rng_state(run["torch_rng"])
+        if run["env"] is not None:
+            self.env = run["env"]
             self.algorithm.env = self.env
         else:  # the env did not pickle: its episodes cannot continue, start fresh ones
             self.algorithm.forget_episodes()
-        counters = state["counters"]
+        counters = run["counters"]
         self.training_step = counters["training_step"]
         self.env_steps = counters["env_steps"]
         self.best_score = counters["best_score"]
         self.evals_without_improvement = counters["evals_without_improvement"]
-        self.history = TrainingHistory(**state["history"])
-        return dict(state["metadata"])
+        self.history = TrainingHistory(**run["history"])
+        return meta
 
 
 def mean_of(rows: list[dict[str, float]], key: str) -> float:

@@ -16,9 +16,9 @@ INSERT INTO ml.training_algorithms
 VALUES
     ('mappo', 'MAPPO: PPO with a centralized critic (per-agent values)', true, true, true, false),
     ('ippo', 'IPPO: PPO with decentralized critics', true, false, true, false),
-    ('qmix', 'QMIX: recurrent agent Q-networks mixed monotonically by the global state', false, true, true, true),
-    ('vdn', 'VDN: recurrent agent Q-networks summed into the team Q', false, true, true, true),
-    ('maddpg', 'MADDPG: deterministic / Gumbel-softmax actors with centralized critics', false, true, false, false);
+    ('qmix', 'QMIX: recurrent agent Q-network, monotonic state-conditioned mixer, double Q', false, true, true, true),
+    ('vdn', 'VDN: recurrent agent Q-network, Q_tot = sum of agent Qs, double Q', false, true, true, true),
+    ('maddpg', 'MADDPG: shared deterministic actor, centralized Q critic, replay (Lowe et al. 2017)', false, true, false, false);
 
 GRANT SELECT ON ml.training_algorithms TO ml_worker;
 -- ml.submit_training (SECURITY DEFINER, owned by ml_definer) reads the list; nothing writes it but

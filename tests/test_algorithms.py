@@ -1,0 +1,242 @@
+"""The algorithm registry's contract, for every algorithm in ALGORITHMS: it trains (on the pack
+simulator and on a PettingZoo env), resumes exactly from a checkpoint, exports a deployable actor
+that ONNX Runtime computes as torch does, registers and reads back, and trains from SQL. The
+database accepts exactly the registry's names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+import torch
+
+from config.training_jobs import TrainingConfigError
+from models.algorithms.registry import ALGORITHMS, UnknownAlgorithmError, algorithm_class
+from models.config import ConfigError, config_from_dict, default_config
+from models.envs.pettingzoo import PettingZooVecEnv
+from models.export.onnx import export_actor
+from models.export.registry import fetch_onnx_sync, register_actor_sync
+from models.training.job import parse_job_config
+from models.training.loop import Trainer
+from models.training.settings import TrainingSettings
+from tests.test_training_job import TINY, job_row, training_worker
+from tests.worker_helpers import wait_until
+
+NAMES = sorted(ALGORITHMS)
+
+#: Small networks, so that two updates of any algorithm take about a second.
+CONFIG = {
+    "ctde": {
+        "actor": {"hidden_dim": 16, "dropout": 0.0},
+        "critic": {"hidden_dims": [16, 16], "dropout": 0.0, "n_heads": 2},
+        "n_epochs": 1,
+    },
+    "advanced": {"size_increase_interval": 1},
+}
+#: Off-policy algorithms learn from the first batch they can sample.
+HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "qmix": {"batch_episodes": 2, "buffer_episodes": 16},
+    "vdn": {"batch_episodes": 2, "buffer_episodes": 16},
+    "maddpg": {"batch_size": 32, "buffer_size": 2000, "warmup_steps": 0},
+}
+
+
+def tiny_settings(**overrides: Any) -> TrainingSettings:
+    values: dict[str, Any] = {
+        "n_envs": 4,
+        "rollout_length": 16,
+        "max_steps": 12,
+        "total_updates": 2,
+        "minibatches": 2,
+        "chunk_length": 8,
+        "eval_every": 0,
+        "eval_episodes": 8,
+        "checkpoint_every": 1,
+    }
+    values.update(overrides)
+    return TrainingSettings(**values)
+
+
+def trainer(name: str, **settings: Any) -> Trainer:
+    return Trainer(
+        name,
+        config_from_dict(_merged(CONFIG)),
+        tiny_settings(**settings),
+        hyperparameters=HYPERPARAMETERS.get(name, {}),
+    )
+
+
+def _merged(override: dict[str, Any]) -> dict[str, Any]:
+    base = default_config()
+    raw: dict[str, Any] = json.loads(json.dumps(override))
+    raw["ctde"].setdefault("state_dim", base.ctde.state_dim)
+    return raw
+
+
+def actor_weights(t: Trainer) -> list[np.ndarray]:
+    return [p.detach().numpy().copy() for p in t.algorithm.actor.parameters()]
+
+
+# --- the registry and the database --------------------------------------------------------------
+
+
+def test_the_database_accepts_exactly_the_registry(admin: Any) -> None:
+    rows = admin.execute(
+        "SELECT name, title, on_policy, centralized_critic, recurrent, value_based "
+        "FROM ml.training_algorithms ORDER BY name"
+    ).fetchall()
+    assert [r[0] for r in rows] == NAMES
+    for name, title, on_policy, centralized, recurrent, value_based in rows:
+        info = ALGORITHMS[name].info
+        assert (title, on_policy, centralized, recurrent, value_based) == (
+            info.title,
+            info.on_policy,
+            info.centralized_critic,
+            info.recurrent,
+            info.value_based,
+        )
+
+
+def test_an_unknown_algorithm_is_refused_by_sql_and_by_the_registry(admin: Any) -> None:
+    # A direct INSERT naming no registered algorithm: 23503, nothing queued.
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="training_algorithms"):
+        admin.execute("INSERT INTO ml_training_jobs (archetype, algorithm) VALUES ('tank', 'dqn')")
+    assert admin.execute("SELECT count(*) FROM ml_training_jobs").fetchone() == (0,)
+    # The API: 22P02 with the known names in the hint.
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation) as info:
+        admin.execute("SELECT ml.submit_training('tank', 'dqn')")
+    assert info.value.diag.message_hint == "algorithms: " + ", ".join(NAMES)
+    with pytest.raises(UnknownAlgorithmError, match="'dqn' \\(known: " + ", ".join(NAMES)):
+        algorithm_class("dqn")
+
+
+def test_an_unknown_hyperparameter_names_its_key() -> None:
+    with pytest.raises(ConfigError, match=r"algorithm\.no_such_key"):
+        Trainer(
+            "qmix",
+            config_from_dict(_merged(CONFIG)),
+            tiny_settings(),
+            hyperparameters={"no_such_key": 1},
+        )
+
+
+# --- every algorithm ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_updates_on_the_pack_simulator(name: str) -> None:
+    t = trainer(name)
+    history = t.train()
+    assert t.training_step == 2
+    assert t.env_steps == 2 * 16 * 4
+    for record in history.updates:
+        losses = [v for k, v in record.items() if "loss" in k]
+        assert losses, record
+        assert all(np.isfinite(losses))
+    summary = t.evaluate(episodes=4)
+    assert summary["episodes"] == 4
+    assert 0.0 <= summary["win_rate"] <= 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_updates_on_a_pettingzoo_env(name: str) -> None:
+    from mpe2 import simple_spread_v3
+
+    def make_spread() -> Any:
+        return simple_spread_v3.parallel_env(N=3, max_cycles=10, continuous_actions=False)
+
+    config = _merged(CONFIG)
+    config["ctde"].update({"state_dim": 18, "action_dim": 5, "inference": {"use_signals": False}})
+    config["advanced"] = {"curriculum_learning": False}
+    t = Trainer(
+        name,
+        config_from_dict(config),
+        tiny_settings(rollout_length=10, chunk_length=10),
+        env_factory=lambda s: PettingZooVecEnv(make_spread, s.n_envs, s.seed),
+        hyperparameters=HYPERPARAMETERS.get(name, {}),
+        n_agents=3,
+    )
+    history = t.train()
+    assert [r["episodes"] for r in history.updates] == [4.0, 4.0]
+    assert np.isfinite(t.evaluate(episodes=2)["team_return"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_resumed_run_continues_exactly(name: str, tmp_path: Path) -> None:
+    straight = trainer(name, total_updates=3)
+    straight.train()
+    first = trainer(name, total_updates=2)
+    first.train(checkpoint_dir=tmp_path)
+    resumed = trainer(name, total_updates=3)  # a new process would do this
+    resumed.train(checkpoint_dir=tmp_path)
+    assert resumed.training_step == straight.training_step == 3
+    assert resumed.env_steps == straight.env_steps
+    for a, b in zip(actor_weights(straight), actor_weights(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_checkpoint_of_another_algorithm_is_refused(name: str, tmp_path: Path) -> None:
+    other = "mappo" if name != "mappo" else "qmix"
+    trainer(other, total_updates=1).train(checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match=f"algorithm: checkpoint has {other}, config has {name}"):
+        trainer(name).load_checkpoint(tmp_path / "latest.pt")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_exported_actor_matches_torch_and_round_trips_the_registry(
+    name: str, worker_url: str
+) -> None:
+    t = trainer(name, total_updates=1)
+    t.train()
+    exported = export_actor(t.algorithm.actor)  # parity-checked against torch inside
+    exported.check_thresholds()
+    assert exported.metrics["onnx"]["fp32"]["max_abs_error_probs"] <= 1e-5
+    with psycopg.connect(worker_url, autocommit=True) as conn:
+        model_id = register_actor_sync(conn, exported, archetype="tank", version=name)
+        assert fetch_onnx_sync(conn, model_id) == exported.onnx_fp32
+    # A value-based actor's outputs are softmax(Q): its argmax is the greedy action.
+    actor = t.algorithm.actor
+    state = torch.rand(6, actor.state_dim)
+    probs, _ = actor(state)
+    logits, _ = actor.logits(state)
+    assert torch.equal(probs.argmax(-1), logits.argmax(-1))
+
+
+def test_every_algorithm_trains_from_sql(worker_url: str, admin: Any, tmp_path: Path) -> None:
+    jobs = {}
+    for name in NAMES:
+        config = json.loads(json.dumps(TINY))
+        config["algorithm"] = HYPERPARAMETERS.get(name, {})
+        jobs[name] = admin.execute(
+            "INSERT INTO ml_training_jobs (archetype, algorithm, config) "
+            "VALUES ('tank', %s, %s) RETURNING id",
+            (name, json.dumps(config)),
+        ).fetchone()[0]
+    with training_worker(worker_url, tmp_path):
+        assert wait_until(
+            lambda: all(job_row(admin, j)["status"] in ("done", "failed") for j in jobs.values()),
+            timeout_s=600,
+        )
+    for name, job in jobs.items():
+        row = job_row(admin, job)
+        assert (row["status"], row["error"]) == ("done", None), name
+        assert row["result"]["algorithm"] == name
+        model = admin.execute(
+            "SELECT training_status, model_name FROM ml_models WHERE id = %s", (row["model_id"],)
+        ).fetchone()
+        assert model == ("trained", f"pack actor ({name}, job {job})")
+
+
+def test_a_job_with_a_bad_hyperparameter_fails_with_its_key() -> None:
+    # A config error fails the job at once (no retry); a range check is one too.
+    with pytest.raises(TrainingConfigError, match=r"algorithm\.batch_episodes must be >= 1"):
+        parse_job_config({"algorithm": {"batch_episodes": 0}}, "qmix")
+    with pytest.raises(TrainingConfigError, match=r"algorithm\.no_such_key"):
+        parse_job_config({"algorithm": {"no_such_key": 1}}, "maddpg")
+    with pytest.raises(TrainingConfigError, match="unknown algorithm 'dqn'"):
+        parse_job_config({}, "dqn")
