@@ -99,9 +99,8 @@ class InventoryEnv:
         7  yesterday's unmet demand
     Global state (the critic's): slot i holds warehouse i's observation; the critic reads all five.
 
-    EpisodeStats has no inventory fields: `team_return` is -cost / 10 exactly, and `pack_survival`
-    holds the service level (the share of warehouse-days on which all demand was met), so
-    `summarize` reports the cost in dollars and the stockout rate = 1 - service level.
+    Each finished episode carries its cost in dollars and its stockout rate (the share of
+    warehouse-days with unmet demand) in EpisodeStats.extra; `team_return` is -cost / 10.
     """
 
     action_kind = "continuous"
@@ -109,8 +108,7 @@ class InventoryEnv:
     state_dim = STATE_DIM
     n_agents = N_WAREHOUSES
     score_name = "cost"
-    """Lower is better: models/training/loop.py keeps the highest score, so it must read
-    `score_higher_is_better` (an optional attribute, absent meaning True) before it trains here."""
+    """Lower is better: the training loop reads `score_higher_is_better` (absent means True)."""
     score_higher_is_better = False
 
     def __init__(
@@ -144,11 +142,11 @@ class InventoryEnv:
     def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
         """Mean episode cost in dollars, its spread, and the stockout rate in % of
         warehouse-days."""
-        cost = -episodes.team_return * REWARD_SCALE
+        cost = episodes.extra["cost"]
         return {
             "cost": float(cost.mean()),
             "cost_std": float(cost.std()),
-            "stockout_rate": 100.0 * float((1.0 - episodes.pack_survival).mean()),
+            "stockout_rate": 100.0 * float(episodes.extra["stockout_rate"].mean()),
             "team_return": float(episodes.team_return.mean()),
             "mean_length": float(episodes.length.mean()),
         }
@@ -253,11 +251,14 @@ class InventoryEnv:
             n_adventurers=zeros_i.copy(),
             kills=zeros_i.copy(),
             coordinated_kills=zeros_i.copy(),
-            # The service level (see the class docstring): 1 - stockout warehouse-days share.
-            pack_survival=1.0 - self._stockout_days[envs] / warehouse_days,
+            pack_survival=np.ones(K),
             coordination_score=np.zeros(K),
             flank_rate=np.zeros(K),
             team_return=-self._cost[envs] / REWARD_SCALE,
+            extra={
+                "cost": self._cost[envs].astype(np.float64),
+                "stockout_rate": self._stockout_days[envs] / warehouse_days,
+            },
         )
 
     def _features(self) -> NDArray[np.float32]:

@@ -42,9 +42,7 @@ import argparse
 import copy
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,20 +97,15 @@ EXCESS_PENALTY_PER_POINT = 1.0
 
 #: Local observation width (the actor's `state_dim`); the features fill 16 of it.
 STATE_DIM = 16
-#: Finished episodes whose figures `summarize` can still look up (the oldest are forgotten).
-LEDGER_SIZE = 100_000
-
-
-@dataclass(frozen=True)
-class EpisodeFigures:
-    """One finished episode in the problem's own units (EpisodeStats has no fields for them)."""
-
-    latency_ms: float  # mean latency of its transactions
-    on_target: float  # share of its transactions within the latency target
-    violation_rate: float  # share of its ticks with the portfolio risk over the limit
-    portfolio_risk: float  # mean over its ticks of the window's amount-weighted risk
-    fee_usd: float  # mean fee per transaction
-    channel_share: tuple[float, float, float]  # share of transactions per channel
+#: Each finished episode's figures, carried in EpisodeStats.extra (the problem's own units).
+FIGURES = (
+    "latency_ms",  # mean latency of its transactions
+    "on_target",  # share of its transactions within the latency target
+    "violation_rate",  # share of its ticks with the portfolio risk over the limit
+    "portfolio_risk",  # mean over its ticks of the window's amount-weighted risk
+    "fee_usd",  # mean fee per transaction
+    *(f"{name}_share" for name in ("internal", "external", "blockchain")),
+)
 
 
 class RoutingEnv:
@@ -185,7 +178,6 @@ class RoutingEnv:
         self._risk_sum = np.zeros(E)
         self._fees = np.zeros(E)
         self._channel_counts = np.zeros((E, C))
-        self._ledger: OrderedDict[tuple[int, float], EpisodeFigures] = OrderedDict()
         self._started = False
 
     # --- MultiAgentEnv ------------------------------------------------------------------------
@@ -194,7 +186,6 @@ class RoutingEnv:
         """New episodes everywhere. Each environment's random stream starts again from (seed, e),
         so two resets replay the same transactions."""
         self._rngs = [np.random.default_rng([self.seed, e]) for e in range(self.n_envs)]
-        self._ledger.clear()
         self._begin(np.arange(self.n_envs))
         self._started = True
         return self._observe()
@@ -280,48 +271,27 @@ class RoutingEnv:
         return obs, result
 
     def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
-        """Means over finished episodes of this env (since its last reset): the team return and
-        the problem's own figures (latency, risk violations, fees, channel shares)."""
-        figures = [
-            self.figures(int(e), float(r))
-            for e, r in zip(episodes.env_index, episodes.team_return, strict=True)
-        ]
-        if not figures:
+        """Means over finished episodes: the team return and the problem's own figures
+        (latency, risk violations, fees, channel shares)."""
+        if not len(episodes.env_index):
             raise ValueError("summarize needs at least one finished episode")
-
-        def mean(values: Sequence[float]) -> float:
-            return float(np.mean(values))
-
+        missing = sorted(set(FIGURES) - set(episodes.extra))
+        if missing:
+            raise ValueError(f"episodes without the routing figures {missing}: another env's")
+        f = {k: float(v.mean()) for k, v in episodes.extra.items()}
         out = {
-            "team_return": mean(episodes.team_return.tolist()),
+            "team_return": float(episodes.team_return.mean()),
             "team_return_std": float(np.std(episodes.team_return)),
-            "latency_ms": mean([f.latency_ms for f in figures]),
-            "on_target_pct": 100.0 * mean([f.on_target for f in figures]),
-            "risk_violation_pct": 100.0 * mean([f.violation_rate for f in figures]),
-            "portfolio_risk_pct": 100.0 * mean([f.portfolio_risk for f in figures]),
-            "fee_usd": mean([f.fee_usd for f in figures]),
-            "mean_length": mean(episodes.length.tolist()),
+            "latency_ms": f["latency_ms"],
+            "on_target_pct": 100.0 * f["on_target"],
+            "risk_violation_pct": 100.0 * f["violation_rate"],
+            "portfolio_risk_pct": 100.0 * f["portfolio_risk"],
+            "fee_usd": f["fee_usd"],
+            "mean_length": float(episodes.length.mean()),
         }
-        for c, name in enumerate(CHANNELS):
-            out[f"{name}_pct"] = 100.0 * mean([f.channel_share[c] for f in figures])
+        for name in CHANNELS:
+            out[f"{name}_pct"] = 100.0 * f[f"{name}_share"]
         return out
-
-    def figures(self, env_index: int, team_return: float) -> EpisodeFigures:
-        """The figures of the latest finished episode of environment `env_index` that returned
-        exactly `team_return`.
-
-        EpisodeStats has fields for the pack fights only, so the env keeps each finished
-        episode's own figures, keyed by its environment and its team return. Rows that a step or
-        an evaluation has just returned are each their environment's latest episode with that
-        return, so their figures are exact; an older row whose environment later repeated its
-        return exactly reads the later episode's figures."""
-        try:
-            return self._ledger[(env_index, team_return)]
-        except KeyError:
-            raise KeyError(
-                f"no finished episode of environment {env_index} with team return {team_return} "
-                "since this env's last reset (summarize only this env's own episodes)"
-            ) from None
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -352,25 +322,19 @@ class RoutingEnv:
             array[envs] = 0
 
     def _finish(self, envs: NDArray[np.integer]) -> EpisodeStats:
-        """EpisodeStats rows for the finished `envs` (zeros in the pack-only fields), their
-        figures kept for `summarize`."""
+        """EpisodeStats rows for the finished `envs` (zeros in the pack-only fields), with their
+        figures in `extra`."""
         K, T, N = envs.size, self.episode_steps, N_ROUTERS
-        team_return = self._return[envs].astype(np.float64)
-        for k, e in enumerate(envs.tolist()):
-            n_tx = T * N
-            counts = self._channel_counts[e] / n_tx
-            key = (e, float(team_return[k]))
-            self._ledger[key] = EpisodeFigures(
-                latency_ms=float(self._latency_sum[e] / n_tx),
-                on_target=float(self._on_target[e] / n_tx),
-                violation_rate=float(self._violations[e] / T),
-                portfolio_risk=float(self._risk_sum[e] / T),
-                fee_usd=float(self._fees[e] / n_tx),
-                channel_share=(float(counts[0]), float(counts[1]), float(counts[2])),
-            )
-            self._ledger.move_to_end(key)  # the most recent episode with this key wins
-            while len(self._ledger) > LEDGER_SIZE:
-                self._ledger.popitem(last=False)
+        n_tx = T * N
+        shares = self._channel_counts[envs] / n_tx  # (K, C)
+        extra = {
+            "latency_ms": self._latency_sum[envs] / n_tx,
+            "on_target": self._on_target[envs] / n_tx,
+            "violation_rate": self._violations[envs] / T,
+            "portfolio_risk": self._risk_sum[envs] / T,
+            "fee_usd": self._fees[envs] / n_tx,
+            **{f"{name}_share": shares[:, c] for c, name in enumerate(CHANNELS)},
+        }
         zeros_i = np.zeros(K, np.int64)
         return EpisodeStats(
             env_index=envs.astype(np.int64),
@@ -383,7 +347,8 @@ class RoutingEnv:
             pack_survival=np.ones(K),
             coordination_score=np.zeros(K),
             flank_rate=np.zeros(K),
-            team_return=team_return,
+            team_return=self._return[envs].astype(np.float64),
+            extra={k: np.asarray(v, np.float64) for k, v in extra.items()},
         )
 
     def _observe(self) -> Observation:

@@ -191,15 +191,14 @@ def test_satisfies_the_protocol() -> None:
         env.step(np.full((3, 3), 3, np.int64))
 
 
-def test_summarize_refuses_episodes_it_did_not_play() -> None:
-    env = RoutingEnv(2, seed=0, episode_steps=2)
-    other = RoutingEnv(2, seed=1, episode_steps=2)
-    for e in (env, other):
-        e.reset()
-        e.step(np.zeros((2, 3), np.int64))
-    _, result = other.step(np.zeros((2, 3), np.int64))
-    with pytest.raises(KeyError, match="environment 0"):
-        env.summarize(result.episodes)
+def test_summarize_refuses_episodes_of_another_env() -> None:
+    from models.envs.pack_combat.simulator import PackCombatEnv
+
+    pack = PackCombatEnv(2, seed=0, max_steps=1)
+    pack.reset()
+    _, result = pack.step(np.zeros((2, 5), np.int64))
+    with pytest.raises(ValueError, match="routing figures"):
+        RoutingEnv(2, seed=0).summarize(result.episodes)
 
 
 def test_greedy_alone_herds() -> None:

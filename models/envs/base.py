@@ -126,11 +126,13 @@ def evaluate_team_return(
 
 def concat_episodes(parts: list[EpisodeStats]) -> EpisodeStats:
     """The rows of several EpisodeStats as one (an empty list gives no rows)."""
-    names = list(EpisodeStats.__dataclass_fields__)
+    names = [n for n in EpisodeStats.__dataclass_fields__ if n != "extra"]
     if not parts:
         empty: dict[str, Any] = {n: np.zeros(0) for n in names}
         return EpisodeStats(**empty)
-    return EpisodeStats(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+    extra = {k: np.concatenate([p.extra[k] for p in parts]) for k in parts[0].extra}
+    columns = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
+    return EpisodeStats(**columns, extra=extra)
 
 
 def first_episodes(
@@ -165,4 +167,6 @@ def evaluate_policy(
 
 
 def _take(ep: EpisodeStats, rows: NDArray[np.bool_]) -> EpisodeStats:
-    return EpisodeStats(**{n: getattr(ep, n)[rows] for n in EpisodeStats.__dataclass_fields__})
+    names = [n for n in EpisodeStats.__dataclass_fields__ if n != "extra"]
+    columns = {n: getattr(ep, n)[rows] for n in names}
+    return EpisodeStats(**columns, extra={k: v[rows] for k, v in ep.extra.items()})

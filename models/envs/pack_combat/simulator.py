@@ -15,7 +15,7 @@ models/envs/pack_combat/policies.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,6 +70,9 @@ class EpisodeStats:
     coordination_score: NDArray[np.float64]  # (K,) share of hits on a target a packmate also hit
     flank_rate: NDArray[np.float64]  # (K,) share of hits that landed with the flank bonus
     team_return: NDArray[np.float64]  # (K,) undiscounted sum of team_reward
+    extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    """(K,) per-episode figures of another environment (an example problem's latency or cost),
+    by name; the pack-combat fields above are zeros there."""
 
     @property
     def wins(self) -> int:
