@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.networks.ctde import CentralizedCritic, CommNet, DecentralizedActor, QMIXMixer
+from models.networks.ctde import (
+    CentralizedCritic,
+    CommNet,
+    DecentralizedActor,
+    QMIXMixer,
+    categorical_log_prob_entropy,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +162,19 @@ def test_qmix_masked_agents_contribute_nothing() -> None:
     other = qs.clone()
     other[~mask] = 100.0
     assert torch.equal(mixer(qs, states, mask), mixer(other, states, mask))
+
+
+def test_masked_log_prob_and_entropy_have_finite_gradients() -> None:
+    # PPO's update differentiates the entropy of masked logits: 0 * -inf computed in a branch
+    # that torch.where drops still sends NaN back through the gradient (it did, and the actor's
+    # weights became NaN within two updates once the update used this function).
+    logits = torch.randn(4, 7, requires_grad=True)
+    allowed = torch.ones(4, 7, dtype=torch.bool)
+    allowed[:, 3:] = False
+    masked = logits.masked_fill(~allowed, float("-inf"))
+    log_prob, entropy = categorical_log_prob_entropy(masked, torch.zeros(4, dtype=torch.long))
+    (log_prob.sum() + entropy.sum()).backward()  # type: ignore[no-untyped-call]
+    assert logits.grad is not None
+    assert torch.isfinite(logits.grad).all()
+    reference = torch.distributions.Categorical(logits=masked)
+    torch.testing.assert_close(entropy, reference.entropy())  # type: ignore[no-untyped-call]

@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical
 
 from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
 from models.config import Config
 from models.envs.base import EpisodeStats, MultiAgentEnv, Observation, StepResult, n_slots
-from models.networks.ctde import CentralizedCritic, DecentralizedActor
+from models.networks.ctde import (
+    CentralizedCritic,
+    DecentralizedActor,
+    categorical_log_prob_entropy,
+)
 from models.training.settings import TrainingSettings
 
 
@@ -198,9 +201,9 @@ def ppo_update(
                     if not mask_t.any():
                         continue
                     m = as_t(mask_t, torch.bool)
-                    dist = Categorical(logits=logits[m])
-                    new_logp = dist.log_prob(  # type: ignore[no-untyped-call]
-                        as_t(rollout.actions[t, envs, slots], torch.long)[m]
+                    # The same log-probability the rollout stored (one path for both).
+                    new_logp, entropy = categorical_log_prob_entropy(
+                        logits[m], as_t(rollout.actions[t, envs, slots], torch.long)[m]
                     )
                     old_logp = as_t(rollout.log_probs[t, envs, slots])[m]
                     a = as_t(adv[t, envs, slots])[m]
@@ -208,7 +211,7 @@ def ppo_update(
                     ratio = torch.exp(new_logp - old_logp)
                     surrogate = torch.min(ratio * a, torch.clamp(ratio, 1 - clip, 1 + clip) * a)
                     actor_losses.append(-surrogate.sum())
-                    entropies.append(dist.entropy().sum())  # type: ignore[no-untyped-call]
+                    entropies.append(entropy.sum())
                     with torch.no_grad():
                         kls.append(((ratio - 1) - (new_logp - old_logp)).sum())
                         clips.append(((ratio - 1).abs() > clip).float().sum())

@@ -40,11 +40,15 @@ def categorical_log_prob_entropy(
     logits: torch.Tensor, actions: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log pi(a|s) of `actions` (B,) and the policy entropy (B,), from (B, A) logits that may hold
-    -inf for masked actions (those contribute 0 to the entropy: lim p->0 of p log p)."""
+    -inf for masked actions (those contribute 0 to the entropy: lim p->0 of p log p).
+
+    Safe to differentiate: a masked action's log-probability is replaced by 0 *before* it meets
+    its probability (0), so no 0 * -inf is ever computed, not even in a branch torch.where drops
+    (its NaN would still flow back through the gradient)."""
     log_probs = F.log_softmax(logits, dim=-1)
     log_prob = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    p_log_p = torch.where(log_probs.isneginf(), 0.0, log_probs.exp() * log_probs)
-    return log_prob, -p_log_p.sum(dim=-1)
+    finite = torch.where(log_probs.isneginf(), 0.0, log_probs)
+    return log_prob, -(log_probs.exp() * finite).sum(dim=-1)
 
 
 class CentralizedCritic(nn.Module):

@@ -144,18 +144,14 @@ class CTDETrainer(Trainer):
         h = self.actor.initial_hidden(N) if self.actor.use_gru else None
         for t in range(T):
             hidden[t, 0] = h.numpy() if h is not None else 0.0
-            logits, h = self.actor.logits(
+            log_prob, _, h = self.actor.evaluate_actions(
                 torch.as_tensor(obs[t, 0]),
+                torch.as_tensor(actions[t, 0]),
                 torch.as_tensor(sig[t, 0]),
                 h,
                 torch.as_tensor(action_mask[t, 0]),
             )
-            logp[t, 0] = (
-                torch.log_softmax(logits, -1)
-                .gather(1, torch.as_tensor(actions[t, 0])[:, None])
-                .squeeze(1)
-                .numpy()
-            )
+            logp[t, 0] = log_prob.numpy()
         values = self.mappo.values(glob.reshape(T, N, -1), mask.reshape(T, N))[:, None]
         dones = np.zeros((T, 1), bool)
         dones[-1] = True
