@@ -24,7 +24,13 @@ from models.training.job import parse_job_config
 from models.training.loop import Trainer
 from models.training.settings import TrainingSettings
 from tests.test_training_job import TINY, job_row, training_worker
-from tests.worker_helpers import wait_until
+from tests.worker_helpers import (
+    collect_decisions,
+    request_pack,
+    sync_pack,
+    wait_until,
+    worker_process,
+)
 
 NAMES = sorted(ALGORITHMS)
 
@@ -75,6 +81,13 @@ def _merged(override: dict[str, Any]) -> dict[str, Any]:
     raw: dict[str, Any] = json.loads(json.dumps(override))
     raw["ctde"].setdefault("state_dim", base.ctde.state_dim)
     return raw
+
+
+@pytest.fixture
+def game(game_url: str) -> Any:
+    """The game server's connection (ml_user)."""
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        yield conn
 
 
 def actor_weights(t: Trainer) -> list[np.ndarray]:
@@ -207,15 +220,21 @@ def test_the_exported_actor_matches_torch_and_round_trips_the_registry(
     assert torch.equal(probs.argmax(-1), logits.argmax(-1))
 
 
-def test_every_algorithm_trains_from_sql(worker_url: str, admin: Any, tmp_path: Path) -> None:
+#: One archetype per algorithm, so that all five trained actors can be deployed at once.
+ARCHETYPES = dict(zip(NAMES, ["aggressive", "defensive", "support", "mage", "tank"], strict=False))
+
+
+def test_every_algorithm_trains_from_sql_and_is_served(
+    worker_url: str, admin: Any, game: Any, listener: Any, tmp_path: Path
+) -> None:
     jobs = {}
     for name in NAMES:
         config = json.loads(json.dumps(TINY))
         config["algorithm"] = HYPERPARAMETERS.get(name, {})
         jobs[name] = admin.execute(
             "INSERT INTO ml_training_jobs (archetype, algorithm, config) "
-            "VALUES ('tank', %s, %s) RETURNING id",
-            (name, json.dumps(config)),
+            "VALUES (%s, %s, %s) RETURNING id",
+            (ARCHETYPES[name], name, json.dumps(config)),
         ).fetchone()[0]
     with training_worker(worker_url, tmp_path):
         assert wait_until(
@@ -230,6 +249,22 @@ def test_every_algorithm_trains_from_sql(worker_url: str, admin: Any, tmp_path: 
             "SELECT training_status, model_name FROM ml_models WHERE id = %s", (row["model_id"],)
         ).fetchone()
         assert model == ("trained", f"pack actor ({name}, job {job})")
+        admin.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (row["model_id"],))
+    # Each deployed actor answers its archetype's packs through the worker, whatever trained it
+    # (MADDPG's has no GRU: no hidden input or output).
+    packs = {name: [100 * k + i for i in range(1, 4)] for k, name in enumerate(NAMES, 1)}
+    for name, ids in packs.items():
+        sync_pack(game, ids, ARCHETYPES[name], map_id=len(ids) + ids[0])
+    with worker_process(worker_url):
+        requests = {name: request_pack(game, ids, ARCHETYPES[name]) for name, ids in packs.items()}
+        notes = collect_decisions(listener, set(requests.values()))
+    for name, request in requests.items():
+        (note,) = notes[request]
+        assert note["status"] == "done", (name, note)
+        assert len(note["actions"]) == 3
+        assert all(0 <= a["action"] <= 6 for a in note["actions"]), name
+        stored = game.execute("SELECT ml.decision_result(%s)", (request,)).fetchone()[0]
+        assert stored["model_version"] == f"job{jobs[name]}", name
 
 
 def test_a_job_with_a_bad_hyperparameter_fails_with_its_key() -> None:
