@@ -1,2 +1,2 @@
-"""Training: the CTDE trainer (`ctde_trainer`), checkpoints, the training-job entry (`job`) and
-its typed settings (`settings`)."""
+"""Training: the loop every algorithm shares (`loop`), the one checkpoint format (`checkpoints`),
+the training-job entry (`job`), its typed settings (`settings`) and the seed's `ctde_trainer`."""
