@@ -209,14 +209,7 @@ class InventoryEnv:
             truncated=np.zeros(E, bool),
             terminal_global_state=terminal,
             terminal_pack_mask=np.ones((E, N), bool),
-            terms=RewardTerms(
-                survival=np.zeros(E),
-                coordinated_kills=np.zeros(E, np.int64),
-                formation=np.zeros(E),
-                support=np.zeros(E),
-                team=team,
-                individual=-costs.total / REWARD_SCALE,
-            ),
+            terms=RewardTerms.totals_only(team, -costs.total / REWARD_SCALE),
             episodes=episodes,
         )
         return self._observe(), result

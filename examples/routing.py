@@ -258,14 +258,7 @@ class RoutingEnv:
             truncated=done.copy(),  # only the time limit ends an episode
             terminal_global_state=terminal_state,
             terminal_pack_mask=np.ones((E, N), bool),
-            terms=RewardTerms(
-                survival=np.zeros(E),
-                coordinated_kills=np.zeros(E, np.int64),
-                formation=np.zeros(E),
-                support=np.zeros(E),
-                team=team,
-                individual=individual,
-            ),
+            terms=RewardTerms.totals_only(team, individual),
             episodes=episodes,
         )
         return obs, result

@@ -25,13 +25,14 @@ job with the key named). The shared networks' sizes, gamma and the learning rate
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
-from models.config import Config
+from models.config import Config, build_dataclass
 from models.envs.base import ActionPolicy, EpisodeStats, MultiAgentEnv, Observation
 from models.networks.ctde import DecentralizedActor
 from models.training.settings import TrainingSettings
@@ -96,8 +97,8 @@ class Algorithm(ABC):
     """One training algorithm bound to one (vectorized) environment.
 
     Subclasses set `info` (and `Hyperparameters` if they have their own keys) and implement the
-    abstract methods. The constructor's arguments are the same for all, so the registry can build
-    any of them from a training job.
+    abstract methods; `build` makes their networks and optimizers. The constructor is the same for
+    all, so the registry can build any of them from a training job.
     """
 
     info: ClassVar[AlgorithmConfig]
@@ -112,14 +113,25 @@ class Algorithm(ABC):
         n_agents: int = 5,
         device: torch.device | str = "cpu",
     ) -> None:
+        if hyperparameters is None:
+            hyperparameters = self.Hyperparameters()
+        elif isinstance(hyperparameters, Mapping):
+            hyperparameters = build_dataclass(self.Hyperparameters, hyperparameters, "algorithm")
+        if not isinstance(hyperparameters, self.Hyperparameters):
+            raise TypeError(f"hyperparameters must be {self.Hyperparameters.__name__}")
         self.config = config
         self.settings = settings
         self.env = env
-        self.hp = hyperparameters if hyperparameters is not None else self.Hyperparameters()
+        self.hp = hyperparameters
         self.n_agents = n_agents
         self.device = torch.device(device)
         self.rng = np.random.default_rng(settings.seed)
         self.updates = 0
+        self.build()
+
+    @abstractmethod
+    def build(self) -> None:
+        """Make the networks, optimizers and buffers from `config`, `settings` and `hp`."""
 
     # --- acting (deployed) --------------------------------------------------------------------
     @property

@@ -33,11 +33,9 @@ from numpy.typing import NDArray
 from torch import nn
 
 from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
-from models.config import Config
-from models.envs.base import ActionPolicy, EpisodeStats, MultiAgentEnv, Observation, n_slots
+from models.envs.base import ActionPolicy, EpisodeStats, Observation, n_slots
 from models.networks.ctde import DecentralizedActor, layer_init
 from models.training.checkpoints import CheckpointDimensionError
-from models.training.settings import TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -246,16 +244,8 @@ class MADDPG(Algorithm):
     )
     Hyperparameters: ClassVar[type[Any]] = Hyperparameters
 
-    def __init__(
-        self,
-        config: Config,
-        settings: TrainingSettings,
-        env: MultiAgentEnv,
-        hyperparameters: Any = None,
-        n_agents: int = 5,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        super().__init__(config, settings, env, hyperparameters, n_agents, device)
+    def build(self) -> None:
+        config, settings, env = self.config, self.settings, self.env
         hp: Hyperparameters = self.hp
         c = config.ctde
         torch.manual_seed(settings.seed)
@@ -287,10 +277,9 @@ class MADDPG(Algorithm):
             self.target_actor = DecentralizedActor(
                 c.state_dim, c.signal_dim, c.action_dim, c.actor.hidden_dim, False, c.actor.dropout
             )
-        self.critic = JointCritic(n_agents, c.state_dim, self.action_width, hp.critic_hidden_dims)
-        self.target_critic = JointCritic(
-            n_agents, c.state_dim, self.action_width, hp.critic_hidden_dims
-        )
+        widths = (self.n_agents, c.state_dim, self.action_width, hp.critic_hidden_dims)
+        self.critic = JointCritic(*widths)
+        self.target_critic = JointCritic(*widths)
         for net in (self.online_actor, self.target_actor, self.critic, self.target_critic):
             net.to(self.device)
             # Deterministic gradients through the critic need the same function in the loss as in

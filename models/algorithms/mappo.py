@@ -16,14 +16,12 @@ import torch
 from torch import nn
 
 from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
-from models.config import Config
-from models.envs.base import EpisodeStats, MultiAgentEnv, Observation, StepResult, n_slots
+from models.envs.base import EpisodeStats, Observation, StepResult, n_slots
 from models.networks.ctde import (
     CentralizedCritic,
     DecentralizedActor,
     categorical_log_prob_entropy,
 )
-from models.training.settings import TrainingSettings
 
 
 class ValueNormalizer:
@@ -291,16 +289,8 @@ class MAPPO(Algorithm):
         value_based=False,
     )
 
-    def __init__(
-        self,
-        config: Config,
-        settings: TrainingSettings,
-        env: MultiAgentEnv,
-        hyperparameters: Any = None,
-        n_agents: int = 5,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        super().__init__(config, settings, env, hyperparameters, n_agents, device)
+    def build(self) -> None:
+        config = self.config
         c = config.ctde
         self._actor = DecentralizedActor(
             c.state_dim,

@@ -34,11 +34,9 @@ from torch import nn
 
 from models.algorithms.base import Algorithm, AlgorithmConfig, Dims, Iteration
 from models.buffers.episode_replay import EpisodeReplay, FieldSpecs
-from models.config import Config, build_dataclass
-from models.envs.base import EpisodeStats, MultiAgentEnv, Observation, StepResult, n_slots
+from models.envs.base import EpisodeStats, Observation, StepResult, n_slots
 from models.networks.ctde import DecentralizedActor, QMIXMixer
 from models.training.checkpoints import CheckpointDimensionError
-from models.training.settings import TrainingSettings
 
 Tensor = torch.Tensor
 
@@ -154,20 +152,8 @@ class QMIX(Algorithm):
     uses_state: ClassVar[bool] = True
     hp: ValueDecompositionHyperparameters
 
-    def __init__(
-        self,
-        config: Config,
-        settings: TrainingSettings,
-        env: MultiAgentEnv,
-        hyperparameters: Any = None,
-        n_agents: int = 5,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        if isinstance(hyperparameters, Mapping):
-            hyperparameters = build_dataclass(self.Hyperparameters, hyperparameters, "algorithm")
-        super().__init__(config, settings, env, hyperparameters, n_agents, device)
-        if not isinstance(self.hp, self.Hyperparameters):
-            raise TypeError(f"hyperparameters must be {self.Hyperparameters.__name__}")
+    def build(self) -> None:
+        config, settings, env = self.config, self.settings, self.env
         c = config.ctde
         self.use_signals = c.inference.use_signals
         torch.manual_seed(settings.seed)

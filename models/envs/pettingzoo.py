@@ -196,7 +196,7 @@ class PettingZooVecEnv:
             truncated=truncated,
             terminal_global_state=terminal_state,
             terminal_pack_mask=np.broadcast_to(self._pack_mask, (E, N)).copy(),
-            terms=_no_terms(team, rewards),
+            terms=RewardTerms.totals_only(team, rewards),
             episodes=episodes,
         )
         return self._observe(), result
@@ -337,16 +337,3 @@ def _fit(vector: NDArray[np.float32], width: int) -> NDArray[np.float32]:
     out = np.zeros(width, np.float32)
     out[: vector.size] = vector
     return out
-
-
-def _no_terms(team: NDArray[np.float32], rewards: NDArray[np.float32]) -> RewardTerms:
-    """StepResult carries the simulator's reward breakdown; a generic env has only its total."""
-    E = team.shape[0]
-    return RewardTerms(
-        survival=np.zeros(E),
-        coordinated_kills=np.zeros(E, np.int64),
-        formation=np.zeros(E),
-        support=np.zeros(E),
-        team=team.astype(np.float64),
-        individual=rewards.astype(np.float64),
-    )
