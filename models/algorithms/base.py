@@ -159,6 +159,17 @@ class Algorithm(ABC):
     def dims(self) -> dict[str, Any]:
         """Shapes a checkpoint of this algorithm must match (named in the error otherwise)."""
 
+    def actor_dims(self) -> dict[str, Any]:
+        """The recurrent actor's shapes, as `ctde` configures them (part of most `dims`)."""
+        c = self.config.ctde
+        return {
+            "state_dim": c.state_dim,
+            "signal_dim": c.signal_dim,
+            "action_dim": c.action_dim,
+            "actor_hidden_dim": c.actor.hidden_dim,
+            "use_gru": c.actor.use_gru,
+        }
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything an exact resume needs besides the environment object: networks,

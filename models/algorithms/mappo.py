@@ -480,11 +480,7 @@ class MAPPO(Algorithm):
     def dims(self) -> dict[str, Any]:
         c = self.config.ctde
         return {
-            "state_dim": c.state_dim,
-            "signal_dim": c.signal_dim,
-            "action_dim": c.action_dim,
-            "actor_hidden_dim": c.actor.hidden_dim,
-            "use_gru": c.actor.use_gru,
+            **self.actor_dims(),
             "critic_hidden_dims": list(c.critic.hidden_dims),
             # A head count changes no weight's shape (a checkpoint loaded into any count
             # silently); attention on or off is named here rather than as missing weights.

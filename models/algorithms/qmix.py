@@ -450,13 +450,8 @@ class QMIX(Algorithm):
 
     # --- state ----------------------------------------------------------------------------------
     def dims(self) -> dict[str, Any]:
-        c = self.config.ctde
         return {
-            "state_dim": c.state_dim,
-            "signal_dim": c.signal_dim,
-            "action_dim": c.action_dim,
-            "actor_hidden_dim": c.actor.hidden_dim,
-            "use_gru": c.actor.use_gru,
+            **self.actor_dims(),
             "n_agents": self.n_agents,
             **self._mixer_dims(),
         }
