@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from models.envs.base import Observation
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.policies import (
     EvalSummary,
@@ -31,7 +32,7 @@ from models.envs.pack_combat.policies import (
     nearest_attack_policy,
     random_policy,
 )
-from models.envs.pack_combat.simulator import Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import PackCombatEnv
 
 EVAL_SEED = 5_000_000  # the same held-out seeds bench/learning.py evaluates on
 

@@ -49,8 +49,6 @@ from models.envs.base import (
     concat_episodes,
     evaluate_policy,
 )
-from models.envs.pack_combat.rewards import RewardTerms
-from models.envs.pettingzoo import NO_OUTCOME
 from models.training.settings import TrainingSettings
 
 FloatArray = NDArray[np.float64]
@@ -209,7 +207,6 @@ class InventoryEnv:
             truncated=np.zeros(E, bool),
             terminal_global_state=terminal,
             terminal_pack_mask=np.ones((E, N), bool),
-            terms=RewardTerms.totals_only(team, -costs.total / REWARD_SCALE),
             episodes=episodes,
         )
         return self._observe(), result
@@ -233,20 +230,10 @@ class InventoryEnv:
         self._stockout_days[envs] = 0
 
     def _finish(self, envs: NDArray[np.integer]) -> EpisodeStats:
-        K, N = envs.size, N_WAREHOUSES
-        zeros_i = np.zeros(K, np.int64)
-        warehouse_days = N * self.episode_days
+        warehouse_days = N_WAREHOUSES * self.episode_days
         return EpisodeStats(
             env_index=envs.astype(np.int64),
-            outcome=np.full(K, NO_OUTCOME, np.int64),
             length=self.day[envs].copy(),
-            pack_size=np.full(K, N, np.int64),
-            n_adventurers=zeros_i.copy(),
-            kills=zeros_i.copy(),
-            coordinated_kills=zeros_i.copy(),
-            pack_survival=np.ones(K),
-            coordination_score=np.zeros(K),
-            flank_rate=np.zeros(K),
             team_return=-self._cost[envs] / REWARD_SCALE,
             extra={
                 "cost": self._cost[envs].astype(np.float64),

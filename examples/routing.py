@@ -56,8 +56,6 @@ from models.envs.base import (
     StepResult,
     evaluate_policy,
 )
-from models.envs.pack_combat.rewards import RewardTerms
-from models.envs.pack_combat.simulator import TIMEOUT
 from models.training.loop import Trainer
 from models.training.settings import TrainingSettings
 
@@ -258,7 +256,6 @@ class RoutingEnv:
             truncated=done.copy(),  # only the time limit ends an episode
             terminal_global_state=terminal_state,
             terminal_pack_mask=np.ones((E, N), bool),
-            terms=RewardTerms.totals_only(team, individual),
             episodes=episodes,
         )
         return obs, result
@@ -328,18 +325,9 @@ class RoutingEnv:
             "fee_usd": self._fees[envs] / n_tx,
             **{f"{name}_share": shares[:, c] for c, name in enumerate(CHANNELS)},
         }
-        zeros_i = np.zeros(K, np.int64)
         return EpisodeStats(
             env_index=envs.astype(np.int64),
-            outcome=np.full(K, TIMEOUT, np.int64),
             length=np.full(K, T, np.int64),
-            pack_size=np.full(K, N, np.int64),
-            n_adventurers=zeros_i.copy(),
-            kills=zeros_i.copy(),
-            coordinated_kills=zeros_i.copy(),
-            pack_survival=np.ones(K),
-            coordination_score=np.zeros(K),
-            flank_rate=np.zeros(K),
             team_return=self._return[envs].astype(np.float64),
             extra={k: np.asarray(v, np.float64) for k, v in extra.items()},
         )

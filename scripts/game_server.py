@@ -27,8 +27,9 @@ import asyncpg
 import numpy as np
 
 from models.config import load_config
+from models.envs.base import Observation
 from models.envs.pack_combat import rules as R
-from models.envs.pack_combat.simulator import DEFEAT, VICTORY, Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import DEFEAT, VICTORY, PackCombatEnv
 from plpython.signal_encoding import FORMATIONS
 
 #: The game server's own reading of the legacy gateway's action ids (0-9) in its world.

@@ -15,6 +15,7 @@ import torch
 
 from models.buffers.pack_episodes import PackEpisodeBuffer
 from models.config import config_from_dict
+from models.networks.ctde import CentralizedCritic
 from models.training.checkpoints import CheckpointDimensionError, CheckpointError
 from models.training.ctde_trainer import CTDETrainer, episode_tensors
 from models.training.settings import TrainingSettings
@@ -163,6 +164,7 @@ def test_the_critic_has_the_configured_heads_and_a_resume_checks_them(tmp_path: 
         "ctde": {**CONFIG["ctde"], "critic": {**CONFIG["ctde"]["critic"], "n_heads": 2}},
     }
     first = CTDETrainer(config_from_dict(two_heads), settings=tiny(total_updates=1))
+    assert isinstance(first.critic, CentralizedCritic)
     assert first.critic.attention is not None
     assert first.critic.attention.num_heads == 2
     first.train(checkpoint_dir=tmp_path)
@@ -191,8 +193,10 @@ def test_actor_dropout_acts_in_the_update_and_nowhere_else() -> None:
         actor = {"hidden_dim": 16, "dropout": dropout}
         config = {**CONFIG, "ctde": {**CONFIG["ctde"], "actor": actor}}
         t = frozen(CTDETrainer(config_from_dict(config), settings=tiny()))
+        head = t.actor.decision[-1]
+        assert isinstance(head, torch.nn.Linear)
         with torch.no_grad():
-            t.actor.decision[-1].weight.mul_(300.0)
+            head.weight.mul_(300.0)
         rollout, next_values, _ = t.collect_rollout()
         kl[dropout] = t.update(rollout, next_values).approx_kl
         assert not t.actor.training  # rollouts, evaluation and export act with every unit

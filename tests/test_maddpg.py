@@ -16,7 +16,6 @@ from numpy.typing import NDArray
 from models.algorithms.maddpg import MADDPG, Hyperparameters, gumbel_softmax_st
 from models.config import Config, config_from_dict
 from models.envs.base import EpisodeStats, Observation, StepResult
-from models.envs.pack_combat.rewards import RewardTerms
 from models.envs.pack_combat.simulator import PackCombatEnv
 from models.networks.ctde import DecentralizedActor
 from models.training.checkpoints import CheckpointDimensionError
@@ -215,15 +214,7 @@ class TargetEnv:
         zi = np.zeros(E, np.int64)
         episodes = EpisodeStats(
             env_index=np.arange(E),
-            outcome=zi - 1,
             length=zi + 1,
-            pack_size=zi + N,
-            n_adventurers=zi,
-            kills=zi,
-            coordinated_kills=zi,
-            pack_survival=np.ones(E),
-            coordination_score=np.zeros(E),
-            flank_rate=np.zeros(E),
             team_return=team.astype(np.float64),
         )
         result = StepResult(
@@ -234,14 +225,6 @@ class TargetEnv:
             truncated=np.zeros(E, bool),
             terminal_global_state=np.zeros((E, N, 4), np.float32),
             terminal_pack_mask=np.ones((E, N), bool),
-            terms=RewardTerms(
-                survival=np.zeros(E),
-                coordinated_kills=zi,
-                formation=np.zeros(E),
-                support=np.zeros(E),
-                team=team.astype(np.float64),
-                individual=rewards.astype(np.float64),
-            ),
             episodes=episodes,
         )
         return self.reset(), result

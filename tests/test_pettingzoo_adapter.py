@@ -22,8 +22,8 @@ from models.envs.base import (
     SupportsPackSize,
     evaluate_team_return,
 )
-from models.envs.pack_combat.simulator import TIMEOUT, PackCombatEnv
-from models.envs.pettingzoo import NO_OUTCOME, PettingZooVecEnv
+from models.envs.pack_combat.simulator import PackCombatEnv
+from models.envs.pettingzoo import PettingZooVecEnv
 from models.training.ctde_trainer import CTDETrainer
 from models.training.settings import TrainingSettings
 
@@ -199,11 +199,9 @@ def test_time_limit_truncates_and_auto_resets() -> None:
     ep = result.episodes
     np.testing.assert_array_equal(ep.env_index, np.arange(E))
     np.testing.assert_array_equal(ep.length, MAX_CYCLES)
-    np.testing.assert_array_equal(ep.outcome, TIMEOUT)
+    np.testing.assert_array_equal(ep.extra["truncated"], 1.0)
     np.testing.assert_allclose(ep.team_return, team_return, rtol=1e-5)
-    np.testing.assert_array_equal(ep.pack_survival, 1.0)
-    assert not ep.kills.any()
-    assert not ep.coordinated_kills.any()
+    np.testing.assert_array_equal(ep.extra["agents_left"], 1.0)
     # The returned observation is a new episode: every agent starts at rest (velocity 0).
     assert not obs.local_obs[:, :, :2].any()
     assert obs.agent_mask.all()
@@ -310,10 +308,10 @@ def test_termination_masks_and_action_masks() -> None:
     assert result.done.all()
     assert not result.truncated.any()
     ep = result.episodes
-    assert ep.outcome.tolist() == [NO_OUTCOME]
+    assert ep.extra["truncated"].tolist() == [0.0]  # no time limit: no agent was left
     assert ep.length.tolist() == [3]
     assert ep.team_return.tolist() == [5.0]  # 2 + 2 + 1
-    assert ep.pack_survival.tolist() == [0.0]
+    assert ep.extra["agents_left"].tolist() == [0.0]
     assert obs.agent_mask.all()  # auto-reset
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
+from models.envs.base import Observation
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.observe import ADV_BASE, ADV_FEATURES, ALLY_BASE, G_ADV_BASE, G_FIGHT
 from models.envs.pack_combat.policies import nearest_attack_policy, random_policy
-from models.envs.pack_combat.simulator import DEFEAT, TIMEOUT, VICTORY, Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import DEFEAT, TIMEOUT, VICTORY, PackCombatEnv
 
 ROOT = Path(__file__).resolve().parents[1]
 

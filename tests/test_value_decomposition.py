@@ -25,7 +25,6 @@ from models.buffers.episode_replay import EpisodeReplay
 from models.config import Config, ConfigError, config_from_dict
 from models.envs.base import EpisodeStats, Observation, StepResult, evaluate_policy
 from models.envs.base import team_return_summary as summarize_returns
-from models.envs.pack_combat.rewards import RewardTerms
 from models.envs.pack_combat.simulator import PackCombatEnv
 from models.training.settings import TrainingSettings
 
@@ -84,7 +83,6 @@ class CueGame:
         self.t[ended], self.ret[ended] = 0, 0.0
         self.k[ended] += 1
         self.cue = self.rng.integers(0, 3, E)
-        zeros = np.zeros(E)
         result = StepResult(
             team_reward=reward,
             agent_rewards=np.repeat(reward[:, None], self.N, axis=1),
@@ -93,7 +91,6 @@ class CueGame:
             truncated=truncated,
             terminal_global_state=np.zeros((E, self.N, self.S), np.float32),
             terminal_pack_mask=np.ones((E, self.N), bool),
-            terms=RewardTerms(zeros, zeros.astype(np.int64), zeros, zeros, zeros, zeros),
             episodes=episodes,
         )
         return self._observe(), result
@@ -118,19 +115,9 @@ class CueGame:
 def _episode_stats(
     env_index: NDArray[np.int64], length: NDArray[np.int64], team_return: NDArray[np.float64]
 ) -> EpisodeStats:
-    K = len(env_index)
-    ints, floats = np.zeros(K, np.int64), np.zeros(K)
     return EpisodeStats(
         env_index=env_index,
-        outcome=ints - 1,
         length=length.copy(),
-        pack_size=ints + 2,
-        n_adventurers=ints,
-        kills=ints,
-        coordinated_kills=ints,
-        pack_survival=floats + 1,
-        coordination_score=floats,
-        flank_rate=floats,
         team_return=team_return.copy(),
     )
 

@@ -8,23 +8,67 @@ seed's MARL guide (003_...):
     obs = env.reset()                                        # Observation, arrays (E, N, ...)
     obs, result = env.step(actions)                          # actions (E, N) int; auto-reset
 
-The data classes are the pack-combat simulator's own (`models.envs.pack_combat.simulator`): the
-trainer has always read them, and the simulator must satisfy this protocol unchanged, so they stay
-defined there and are re-exported here. The slot count N is the observation's second axis
-(`agent_mask.shape[1]`), not an attribute, because `PackCombatEnv` carries none (it always has 5
-slots).
+The data classes are defined here, for any environment; the pack-combat simulator extends two of
+them with its own fields (`PackEpisodeStats`: outcomes, kills, coordination; `PackStepResult`: the
+reward's terms). Another environment's per-episode figures travel in `EpisodeStats.extra`. The
+slot count N is the observation's second axis (`agent_mask.shape[1]`), not an attribute, because
+`PackCombatEnv` carries none (it always has 5 slots).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from models.envs.pack_combat.simulator import EpisodeStats, Observation, StepResult
+FloatArray = NDArray[np.float32]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+
+@dataclass
+class Observation:
+    """What the actors and the critic see before a step: E environments, N agent slots, padded."""
+
+    local_obs: FloatArray  # (E, N, S) each agent's own view; zeros where agent_mask is False
+    signals: FloatArray  # (E, N, G) its signal vector (the pack's; zeros where there are none)
+    global_state: FloatArray  # (E, N, S) privileged state for the critic; zeros for padded slots
+    agent_mask: BoolArray  # (E, N) the agent acts this step
+    pack_mask: BoolArray  # (E, N) the slot holds a team member (acting or not)
+    action_mask: BoolArray  # (E, N, A) valid actions; a slot that does not act allows only 0
+
+
+@dataclass(kw_only=True)
+class EpisodeStats:
+    """One row per environment whose episode ended this step (K rows, K may be 0)."""
+
+    env_index: IntArray  # (K,)
+    length: IntArray  # (K,) steps taken
+    team_return: NDArray[np.float64]  # (K,) undiscounted sum of team_reward
+    extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    """(K,) the environment's own per-episode figures by name (an example problem's latency or
+    cost); the pack simulator's are fields of PackEpisodeStats instead."""
+
+
+@dataclass(kw_only=True)
+class StepResult:
+    """Consequences of one step. With auto-reset, finished environments already hold a new episode
+    in the returned Observation; their last state before the reset is in `terminal_global_state`."""
+
+    team_reward: FloatArray  # (E,)
+    agent_rewards: FloatArray  # (E, N) each agent's reward; 0 where the slot did not act
+    individual_rewards: FloatArray  # (E, N) the agents' own parts of it
+    done: BoolArray  # (E,) episode ended
+    truncated: BoolArray  # (E,) ended by the time limit only (bootstrap the value there)
+    terminal_global_state: FloatArray  # (E, N, S) global state at the end of this step, pre-reset
+    terminal_pack_mask: BoolArray  # (E, N)
+    episodes: EpisodeStats
+
+
+E = TypeVar("E", bound=EpisodeStats)
 
 #: Decides (E, N) actions from an observation (the trained actor, a scripted or a random policy).
 ActionPolicy = Callable[[Observation], NDArray[np.integer]]
@@ -124,15 +168,18 @@ def evaluate_team_return(
     )
 
 
-def concat_episodes(parts: list[EpisodeStats]) -> EpisodeStats:
-    """The rows of several EpisodeStats as one (an empty list gives no rows)."""
-    names = [n for n in EpisodeStats.__dataclass_fields__ if n != "extra"]
+def _columns(kind: type[EpisodeStats]) -> list[str]:
+    return [f.name for f in fields(kind) if f.name != "extra"]
+
+
+def concat_episodes(parts: Sequence[E]) -> E:
+    """The rows of several EpisodeStats of one environment as one, of their own class."""
     if not parts:
-        empty: dict[str, Any] = {n: np.zeros(0) for n in names}
-        return EpisodeStats(**empty)
+        raise ValueError("concat_episodes needs at least one EpisodeStats")
+    kind = type(parts[0])
     extra = {k: np.concatenate([p.extra[k] for p in parts]) for k in parts[0].extra}
-    columns = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
-    return EpisodeStats(**columns, extra=extra)
+    columns = {n: np.concatenate([getattr(p, n) for p in parts]) for n in _columns(kind)}
+    return kind(**columns, extra=extra)
 
 
 def first_episodes(
@@ -166,7 +213,6 @@ def evaluate_policy(
     return {**env.summarize(episodes), "episodes": float(len(episodes.env_index))}
 
 
-def _take(ep: EpisodeStats, rows: NDArray[np.bool_]) -> EpisodeStats:
-    names = [n for n in EpisodeStats.__dataclass_fields__ if n != "extra"]
-    columns = {n: getattr(ep, n)[rows] for n in names}
-    return EpisodeStats(**columns, extra={k: v[rows] for k, v in ep.extra.items()})
+def _take(ep: E, rows: NDArray[np.bool_]) -> E:
+    columns = {n: getattr(ep, n)[rows] for n in _columns(type(ep))}
+    return type(ep)(**columns, extra={k: v[rows] for k, v in ep.extra.items()})

@@ -40,15 +40,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.envs.base import EpisodeStats, Observation, StepResult, team_return_summary
-from models.envs.pack_combat.rewards import RewardTerms
-from models.envs.pack_combat.simulator import TIMEOUT
 
 if TYPE_CHECKING:
     from pettingzoo import ParallelEnv
 
-#: Outcome of an episode that ended without a time limit: a generic env has no victory or defeat
-#: (0 would read as the simulator's VICTORY).
-NO_OUTCOME = -1
 
 GlobalStateMode = Literal["agents", "joint"]
 
@@ -196,7 +191,6 @@ class PettingZooVecEnv:
             truncated=truncated,
             terminal_global_state=terminal_state,
             terminal_pack_mask=np.broadcast_to(self._pack_mask, (E, N)).copy(),
-            terms=RewardTerms.totals_only(team, rewards),
             episodes=episodes,
         )
         return self._observe(), result
@@ -283,20 +277,16 @@ class PettingZooVecEnv:
     def _episode_stats(
         self, finished: NDArray[np.int64], truncated: NDArray[np.bool_]
     ) -> EpisodeStats:
-        K, team_size = finished.size, len(self.agent_names)
-        zeros_i = np.zeros(K, np.int64)
+        team_size = len(self.agent_names)
         return EpisodeStats(
             env_index=finished,
-            outcome=np.where(truncated[finished], TIMEOUT, NO_OUTCOME).astype(np.int64),
             length=self._ep_length[finished].copy(),
-            pack_size=np.full(K, team_size, np.int64),
-            n_adventurers=zeros_i.copy(),
-            kills=zeros_i.copy(),
-            coordinated_kills=zeros_i.copy(),
-            pack_survival=1.0 - self._ep_terminated[finished] / team_size,
-            coordination_score=np.zeros(K),
-            flank_rate=np.zeros(K),
             team_return=self._ep_return[finished].copy(),
+            extra={
+                # 1 where the time limit ended it, 0 where no agent was left
+                "truncated": truncated[finished].astype(np.float64),
+                "agents_left": 1.0 - self._ep_terminated[finished] / team_size,
+            },
         )
 
 

@@ -242,13 +242,13 @@ class Trainer:
         seconds = max(time.perf_counter() - tick, 1e-9)
         self.training_step += 1
         self.env_steps += iteration.env_steps
-        finished = concat_episodes(iteration.episodes)
-        summary = self.env.summarize(finished) if len(finished.env_index) else {}
+        finished = concat_episodes(iteration.episodes) if iteration.episodes else None
+        summary = self.env.summarize(finished) if finished is not None else {}
         return {
             "update": float(self.training_step),
             "env_steps": float(self.env_steps),
             "max_pack_size": float(self.pack_size_now()[1]),
-            "episodes": float(len(finished.env_index)),
+            "episodes": float(len(finished.env_index)) if finished is not None else 0.0,
             **{k: float(v) for k, v in summary.items()},
             **iteration.stats,
             "env_steps_per_s": iteration.env_steps / seconds,

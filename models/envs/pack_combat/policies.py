@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from models.envs.base import first_episodes
+from models.envs.base import Observation, first_episodes
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.observe import ADV_BASE, ADV_FEATURES
-from models.envs.pack_combat.simulator import Observation, PackCombatEnv
+from models.envs.pack_combat.simulator import PackCombatEnv
 
 Policy = Callable[[Observation], NDArray[np.int64]]
 #: Used when random_policy is given no generator, so that a script calling it stays repeatable.

@@ -39,21 +39,6 @@ class RewardTerms:
     team: F64  # (E,)
     individual: F64  # (E, N)
 
-    @classmethod
-    def totals_only(
-        cls, team: NDArray[np.floating], individual: NDArray[np.floating]
-    ) -> RewardTerms:
-        """Another environment's rewards: its totals, and none of the pack's four terms."""
-        E = team.shape[0]
-        return cls(
-            survival=np.zeros(E),
-            coordinated_kills=np.zeros(E, np.int64),
-            formation=np.zeros(E),
-            support=np.zeros(E),
-            team=team.astype(np.float64),
-            individual=individual.astype(np.float64),
-        )
-
 
 def formation_quality(mon: Units) -> F64:
     """Share of living monsters whose nearest living packmate is 1-3 cells away; a lone survivor

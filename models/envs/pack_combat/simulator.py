@@ -15,11 +15,12 @@ models/envs/pack_combat/policies.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from models.envs.base import EpisodeStats, Observation, StepResult
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.combat import (
     Units,
@@ -43,25 +44,11 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 
-@dataclass
-class Observation:
-    """What the actors and the critic see before a step; N = 5 agent slots, padded."""
+@dataclass(kw_only=True)
+class PackEpisodeStats(EpisodeStats):
+    """The fights that ended this step (K rows, K may be 0): the generic rows and the pack's."""
 
-    local_obs: FloatArray  # (E, N, 64) each monster's own view; zeros where agent_mask is False
-    signals: FloatArray  # (E, N, 32) signal vector, as ml.signal_vector returns it
-    global_state: FloatArray  # (E, N, 64) privileged state for the critic; zeros for padded slots
-    agent_mask: BoolArray  # (E, N) the monster is alive and acts this step
-    pack_mask: BoolArray  # (E, N) the slot holds a pack member (alive or dead)
-    action_mask: BoolArray  # (E, N, 7) valid actions; a slot that does not act allows only 0
-
-
-@dataclass
-class EpisodeStats:
-    """One row per environment whose episode ended this step (K rows, K may be 0)."""
-
-    env_index: IntArray  # (K,)
     outcome: IntArray  # (K,) VICTORY / DEFEAT / TIMEOUT
-    length: IntArray  # (K,) steps taken
     pack_size: IntArray  # (K,)
     n_adventurers: IntArray  # (K,)
     kills: IntArray  # (K,) adventurers killed
@@ -69,32 +56,18 @@ class EpisodeStats:
     pack_survival: NDArray[np.float64]  # (K,) living monsters / pack size at the end
     coordination_score: NDArray[np.float64]  # (K,) share of hits on a target a packmate also hit
     flank_rate: NDArray[np.float64]  # (K,) share of hits that landed with the flank bonus
-    team_return: NDArray[np.float64]  # (K,) undiscounted sum of team_reward
-    extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
-    """(K,) per-episode figures of another environment (an example problem's latency or cost),
-    by name; the pack-combat fields above are zeros there."""
 
     @property
     def wins(self) -> int:
         return int((self.outcome == VICTORY).sum())
 
 
-@dataclass
-class StepResult:
-    """Consequences of one step. With auto-reset, finished environments already hold a new episode
-    in the returned Observation; their last state before the reset is in `terminal_global_state`."""
+@dataclass(kw_only=True)
+class PackStepResult(StepResult):
+    """A step of the pack fights: its reward terms and the pack's episode rows."""
 
-    team_reward: FloatArray  # (E,)
-    agent_rewards: (
-        FloatArray  # (E, N) w * team + (1 - w) * individual; 0 where the slot did not act
-    )
-    individual_rewards: FloatArray  # (E, N)
-    done: BoolArray  # (E,) episode ended (victory, defeat or timeout)
-    truncated: BoolArray  # (E,) ended by the time limit only (bootstrap the value there)
-    terminal_global_state: FloatArray  # (E, N, 64) global state at the end of this step, pre-reset
-    terminal_pack_mask: BoolArray  # (E, N)
     terms: RewardTerms  # the team reward's four terms, for logging
-    episodes: EpisodeStats
+    episodes: PackEpisodeStats
 
 
 class PackCombatEnv:
@@ -154,6 +127,8 @@ class PackCombatEnv:
 
     def summarize(self, episodes: EpisodeStats) -> dict[str, float]:
         """Outcome shares and the pack's means over finished fights (the evaluator's summary)."""
+        if not isinstance(episodes, PackEpisodeStats):
+            raise TypeError(f"summarize takes this simulator's episodes, got {type(episodes)}")
         return {
             "win_rate": float((episodes.outcome == VICTORY).mean()),
             "defeat_rate": float((episodes.outcome == DEFEAT).mean()),
@@ -204,7 +179,7 @@ class PackCombatEnv:
 
     # --- one tick -----------------------------------------------------------------------------
 
-    def step(self, actions: NDArray[np.integer]) -> tuple[Observation, StepResult]:
+    def step(self, actions: NDArray[np.integer]) -> tuple[Observation, PackStepResult]:
         """Apply (E, N) pack actions in [0, 7); actions of slots that do not act are ignored."""
         act = np.asarray(actions)
         E, N, M = self.n_envs, R.MAX_PACK, R.MAX_ADV
@@ -321,7 +296,7 @@ class PackCombatEnv:
         episodes = self._episode_stats(finished, victory, defeat)
         if self.auto_reset:
             self._reset_envs(finished)
-        result = StepResult(
+        result = PackStepResult(
             team_reward=team.astype(np.float32),
             agent_rewards=agent_rewards.astype(np.float32),
             individual_rewards=individual.astype(np.float32),
@@ -337,10 +312,10 @@ class PackCombatEnv:
 
     def _episode_stats(
         self, finished: IntArray, victory: BoolArray, defeat: BoolArray
-    ) -> EpisodeStats:
+    ) -> PackEpisodeStats:
         mon, ep = self.mon, self._ep
         attacks = np.maximum(ep["attacks"][finished], 1)
-        return EpisodeStats(
+        return PackEpisodeStats(
             env_index=finished,
             outcome=np.where(victory, VICTORY, np.where(defeat, DEFEAT, TIMEOUT))[finished],
             length=self.t[finished].copy(),
