@@ -35,7 +35,7 @@ import torch
 
 from models.algorithms.base import Algorithm
 from models.algorithms.registry import algorithm_class
-from models.config import Config, build_dataclass, config_from_dict, default_config
+from models.config import Config, config_from_dict, default_config
 from models.envs.base import (
     MultiAgentEnv,
     SupportsPackSize,
@@ -84,11 +84,8 @@ class Trainer:
         if device.startswith("cuda") and not torch.cuda.is_available():
             log.warning("CUDA requested but not available: training on the CPU")
             device = "cpu"
+        # The algorithm checks its hyper-parameters (a mapping is read as strictly as the YAML).
         cls = algorithm_class(algorithm) if isinstance(algorithm, str) else algorithm
-        if hyperparameters is None or isinstance(hyperparameters, dict):
-            hyperparameters = build_dataclass(
-                cls.Hyperparameters, hyperparameters or {}, "algorithm"
-            )
         # None: the pack-combat simulator, evaluated by win rate (the product's own path).
         self.env_factory = env_factory
         torch.manual_seed(self.settings.seed)
