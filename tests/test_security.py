@@ -100,6 +100,7 @@ def api_calls() -> list[tuple[str, tuple[Any, ...]]]:
         ("SELECT * FROM ml.decision_actions(1)", ()),
         ("SELECT ml.cancel_decision(2)", ()),
         ("SELECT ml.all_finite(ARRAY[1.0]::real[])", ()),
+        ("SELECT * FROM ml.explain_state(%s::real[])", (STATE,)),
         (GATEWAY_INSERT, (STATE,)),
         ("SELECT ml.despawn_monster(1002)", ()),
     ]
