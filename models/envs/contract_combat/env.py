@@ -555,7 +555,7 @@ class ContractCombatEnv:
         fight[..., 12] = w.day[:, None]
         fight[..., 13] = ((w.hazard_ttl > 0).sum(1) / MAX_HAZARDS)[:, None]
         master_alive: B = (m.master >= 0) & gather(m.alive, m.master)
-        fight[..., 14] = master_alive.any(1)[:, None]
+        fight[..., 14] = (master_alive.sum(1) > 0)[:, None]
         fight[..., 15] = (w.item_present.sum(1) / MAX_ITEMS)[:, None]
         g[..., 48:] = fight
         g *= m.present[..., None]
