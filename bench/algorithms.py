@@ -48,11 +48,12 @@ class Setup:
     hyperparameters: dict[str, Any]
 
 
-#: On-policy: many environments per update (MAPPO's authors use 128 on MPE). Off-policy: fewer
-#: environments per iteration and several gradient steps each, about one gradient step per 100-250
-#: environment steps as EPyMARL runs them (QMIX/VDN: batches of 32 episodes, hard target copies
-#: every 200 gradient steps, epsilon 1 -> 0.05 over 50k steps; MADDPG: batches of 256 transitions,
-#: Polyak 0.01).
+#: On-policy: many environments per update (MAPPO's authors use 128 on MPE). Off-policy: on MPE
+#: one gradient step per 25 environment steps, as EPyMARL runs them (one episode per step;
+#: QMIX/VDN: batches of 32 episodes, hard target copies every 200 gradient steps, epsilon
+#: 1 -> 0.05 over 50k steps; MADDPG: batches of 256 transitions, Polyak 0.01); a first run with one
+#: per 200 (QMIX) and 100 (MADDPG) steps learned little by 300k steps (bench/RESULTS.md). On the
+#: pack simulator, where an update costs more (80-step episodes, 5 agents), one per 128.
 PACK: dict[str, Setup] = {
     "mappo": Setup(64, 32, {}),
     "ippo": Setup(64, 32, {}),
@@ -63,9 +64,9 @@ PACK: dict[str, Setup] = {
 SPREAD: dict[str, Setup] = {
     "mappo": Setup(64, CYCLES, {}),
     "ippo": Setup(64, CYCLES, {}),
-    "qmix": Setup(16, CYCLES, {"train_steps_per_iteration": 2, "buffer_episodes": 5000}),
-    "vdn": Setup(16, CYCLES, {"train_steps_per_iteration": 2, "buffer_episodes": 5000}),
-    "maddpg": Setup(16, CYCLES, {"train_steps_per_iteration": 4, "buffer_size": 200_000}),
+    "qmix": Setup(16, CYCLES, {"train_steps_per_iteration": 16, "buffer_episodes": 5000}),
+    "vdn": Setup(16, CYCLES, {"train_steps_per_iteration": 16, "buffer_episodes": 5000}),
+    "maddpg": Setup(16, CYCLES, {"train_steps_per_iteration": 16, "buffer_size": 200_000}),
 }
 
 PACK_CONFIG = {
