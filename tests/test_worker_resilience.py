@@ -92,6 +92,11 @@ def test_two_workers_never_answer_one_job_twice(
     assert [w for w, _ in workers] == ["a", "b"]
 
 
+def answered(game: Any, job: int) -> bool:
+    row = game.execute("SELECT ml.decision_result(%s)", (job,)).fetchone()
+    return row is not None and row[0] is not None and row[0].get("status") == "done"
+
+
 def test_hot_reload_under_load_fails_no_request(
     db_url: str, worker_url: str, game_url: str, game: Any, listener: Any, admin: Any
 ) -> None:
@@ -99,7 +104,9 @@ def test_hot_reload_under_load_fails_no_request(
     jobs: list[int] = []
     with worker_process(worker_url):
         load = submit_load(game_url, jobs, 300)
-        assert wait_until(lambda: len(jobs) > 100)
+        # The deploy comes once the worker serves 1.0 (on a loaded machine the worker may start
+        # after the first hundred requests are queued, and would answer them all with 2.0).
+        assert wait_until(lambda: len(jobs) > 100 and answered(game, jobs[0]), timeout_s=60)
         new_model = deploy_actor(db_url, "aggressive", "2.0")
         load.join()
         decisions = collect_decisions(listener, set(jobs), timeout_s=60)
