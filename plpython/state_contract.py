@@ -386,20 +386,20 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         5,
         "SKILL_1",
-        "use skill slot 1 if it exists and is ready, slot 0 if it does not exist; "
-        "fails while on cooldown",
+        "use the monster's skill 1 (index 0 of its skill list) if it has it, else its "
+        "first; fails while that skill is on cooldown",
     ),
     Action(
         6,
         "SKILL_2",
-        "use skill slot 2 if it exists and is ready, slot 0 if it does not exist; "
-        "fails while on cooldown",
+        "use the monster's skill 2 (index 1 of its skill list) if it has it, else its "
+        "first; fails while that skill is on cooldown",
     ),
     Action(
         7,
         "SKILL_3",
-        "use skill slot 3 if it exists and is ready, slot 0 if it does not exist; "
-        "fails while on cooldown",
+        "use the monster's skill 3 (index 2 of its skill list) if it has it, else its "
+        "first; fails while that skill is on cooldown",
     ),
     Action(8, "CHANGE_TARGET", "switch to another enemy in view; fails if there is none"),
     Action(9, "FLEE", "drop the target and walk back to the spawn centre"),

@@ -379,7 +379,7 @@ def test_a_skill_on_cooldown_does_nothing_and_is_not_consumed() -> None:
     give_skill(env, 0, 1, DAMAGE, cd=0.0)
     env.players.units.pos[0, 0] = (13, 10)
     hp, sp = env.players.units.hp[0, 0], env.monsters.sp[0, 0]
-    act(env, SKILL_3)  # slot 3 does not exist: slot 0, which is cooling down
+    act(env, SKILL_3)  # a third skill does not exist: the first, which is cooling down
     m = env.monsters
     assert env.players.units.hp[0, 0] == hp
     assert m.skill_cd[0, 0, 0] == 1200.0 - STEP_MS  # it only ticked down
@@ -391,10 +391,10 @@ def test_a_skill_on_cooldown_does_nothing_and_is_not_consumed() -> None:
 def test_a_missing_slot_falls_back_to_slot_0() -> None:
     env = arena()
     plain_monster(env, 0, pos=(10, 10), target=0)
-    give_skill(env, 0, 0, DAMAGE)  # one skill: slots 1 and 2 do not exist
+    give_skill(env, 0, 0, DAMAGE)  # one skill: SKILL_2 and SKILL_3 name none
     env.players.units.pos[0, 0] = (13, 10)
     hp = env.players.units.hp[0, 0]
-    for action in (SKILL_1 + 1, SKILL_3):
+    for action in (SKILL_1, SKILL_1 + 1, SKILL_3):
         env.monsters.skill_cd[0, 0, 0] = 0.0
         act(env, action)
         assert env.monsters.skill_cd[0, 0, 0] == 3000.0

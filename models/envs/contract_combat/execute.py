@@ -61,9 +61,9 @@ RANDOM_WALK_CELLS = 5
 
 
 def skill_slot(action: I64, n_skills: I64) -> I64:
-    """The slot SKILL_k uses, read literally from the contract: slot k if the monster has it (slots
-    count from 0, so SKILL_1 is the second skill), else slot 0."""
-    k = action - SKILL_1 + 1
+    """The skill SKILL_k uses: the monster's k-th (index k - 1, so SKILL_1 is its first) if it has
+    it, else its first (index 0), as the game server's executor indexes the mob's skill list."""
+    k = action - SKILL_1
     out: I64 = np.where(k < n_skills, k, 0)
     return out
 
