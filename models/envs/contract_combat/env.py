@@ -6,6 +6,9 @@ give one trajectory. docs/contract_combat.md has the rules.
     env = ContractCombatEnv(n_envs=64, seed=0)
     obs = env.reset()                        # local_obs (E, 5, 64): the contract's floats
     obs, result = env.step(actions)          # actions (E, 5) in [0, 10); auto-reset
+
+With action_space="pack" the actions are the seven pack actions, executed through their recipes
+over the ten (recipes.py, docs/pack_recipes.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from numpy.typing import NDArray
 from models.envs.base import EpisodeStats, Observation, StepResult
 from models.envs.contract_combat.encode import encode
 from models.envs.contract_combat.execute import N_ACTIONS, execute, monster_steps, walk
+from models.envs.contract_combat.recipes import leader_and_focus, pack_orders
 from models.envs.contract_combat.units import (
     BLESSING,
     BLESSING_BONUS,
@@ -99,12 +103,19 @@ class ContractCombatEnv:
         max_steps: int = 100,
         team_reward_weight: float = 0.7,
         mask_failing: bool = False,
+        action_space: str = "primitives",
     ) -> None:
         if n_envs < 1 or max_steps < 1:
             raise ValueError("n_envs and max_steps must be >= 1")
         if not 0.0 <= team_reward_weight <= 1.0:
             raise ValueError(f"team_reward_weight must be in [0, 1], got {team_reward_weight}")
+        if action_space not in ("primitives", "pack"):
+            raise ValueError(f"action_space must be 'primitives' or 'pack', got {action_space!r}")
         self.n_envs = n_envs
+        #: "primitives": the game server's ten actions; "pack": the seven pack actions, each run
+        #: through its recipe over the ten (recipes.pack_orders).
+        self.action_space = action_space
+        self.n_actions = N_ACTIONS if action_space == "primitives" else R.N_ACTIONS
         self.max_steps = max_steps
         self.team_reward_weight = team_reward_weight
         #: False: every action is allowed and may fail, as on the game server. True: actions
@@ -168,8 +179,9 @@ class ContractCombatEnv:
         E, N, M = self.n_envs, MAX_PACK, MAX_PLAYERS
         if act.shape != (E, N):
             raise ValueError(f"actions must have shape {(E, N)}, got {act.shape}")
-        if not np.issubdtype(act.dtype, np.integer) or act.min() < 0 or act.max() >= N_ACTIONS:
-            raise ValueError(f"actions must be integers in [0, {N_ACTIONS})")
+        A = self.n_actions
+        if not np.issubdtype(act.dtype, np.integer) or act.min() < 0 or act.max() >= A:
+            raise ValueError(f"actions must be integers in [0, {A})")
         act = act.astype(np.int64)
         m, p, w, rng = self.monsters, self.players, self.world, self._rng
         u = p.units
@@ -181,7 +193,10 @@ class ContractCombatEnv:
         p_roll = rng.uniform(1 - PLAYER_JITTER, 1 + PLAYER_JITTER, (E, M))
         status_roll = rng.random((E, N, M + 1))
 
-        orders = execute(m, p, act, acting, wander, S)
+        if self.action_space == "pack":
+            orders = pack_orders(act, m, p, acting, wander, S)
+        else:
+            orders = execute(m, p, act, acting, wander, S)
         ai = adventurer_intents(
             u, m.as_units(), u.alive.copy(), p.target, np.zeros((E, N), bool), 0, S
         )
@@ -435,9 +450,15 @@ class ContractCombatEnv:
         local[~acting] = 0.0
         signals = self._signals()
         signals[~acting] = 0.0
-        mask = np.ones((self.n_envs, MAX_PACK, N_ACTIONS), bool)
-        if self.mask_failing:
+        mask = np.ones((self.n_envs, MAX_PACK, self.n_actions), bool)
+        if self.mask_failing and self.action_space == "primitives":
             mask = self._failing_mask()
+        elif self.mask_failing:
+            # The ally-bound recipes without a living packmate are plain attacks: masked, as the
+            # pack simulator masks them.
+            alone = m.alive.sum(1) < 2
+            for a in (R.HELP_ALLY, R.GROUP_UP, R.PROTECT_WEAK):
+                mask[alone, :, a] = False
         mask[~acting] = False
         mask[~acting, 0] = True
         return Observation(
@@ -454,15 +475,7 @@ class ContractCombatEnv:
         the master while it lives, else the monster with the most max hp; the focus target follows
         the pack simulator's order (healer first, any player under a quarter of its hp first)."""
         m, u = self.monsters, self.players.units
-        N = MAX_PACK
-        is_master = (m.master[:, None, :] == np.arange(N)[None, :, None]).any(2)
-        score = np.where(m.alive, m.max_hp + 1e9 * is_master - 1e-3 * np.arange(N), -np.inf)
-        leader = np.where(m.alive.any(1), score.argmax(1), -1)
-        ratio = u.hp / np.maximum(u.max_hp, 1e-9)
-        prio = R.CLASS_FOCUS_PRIORITY[u.cls] + 0.5 * (1 - ratio)
-        prio = np.where(ratio < 0.25, 10.0 + (1 - ratio), prio)
-        prio = np.where(u.alive, prio, -np.inf)
-        focus = np.where(u.alive.any(1) & (leader >= 0), prio.argmax(1), -1)
+        leader, focus = leader_and_focus(m, u)
         pack_hp = (m.hp * m.alive).sum(1) / np.maximum((m.max_hp * m.present).sum(1), 1e-9)
         sc = R.Scenario()
         sig = pack_signals(
