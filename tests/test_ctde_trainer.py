@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from models.algorithms.mappo import MAPPO
 from models.buffers.pack_episodes import PackEpisodeBuffer
 from models.config import config_from_dict
 from models.networks.ctde import CentralizedCritic
 from models.training.checkpoints import CheckpointDimensionError, CheckpointError
 from models.training.ctde_trainer import CTDETrainer, episode_tensors
+from models.training.loop import Trainer
 from models.training.settings import TrainingSettings
 from tests.ctde_helpers import make_episode
 
@@ -228,3 +230,23 @@ def test_each_agent_is_valued_on_its_own_return() -> None:
     values = t.mappo.values(rollout.critic_input[0], rollout.pack_mask[0])  # (E, N)
     assert values.shape == (4, 5)
     assert values[:, 0].mean() > values[:, 1:].mean() + 1.0
+
+
+def test_team_advantages_credit_every_agent_the_team_mean_reward() -> None:
+    # The other consistent choice for defect 4: one team value, every agent's advantage from the
+    # team-mean reward. Slot 0's reward of 1 is then every slot's 1/5, and their values agree.
+    t = Trainer("mappo", config_from_dict(CONFIG), tiny(), hyperparameters={"advantages": "team"})
+    mappo = t.algorithm
+    assert isinstance(mappo, MAPPO)
+    rollout, _, _ = mappo.collect_rollout()
+    rollout.pack_mask[:] = True
+    rollout.agent_mask[:] = True
+    rollout.rewards[:] = 0.0
+    rollout.rewards[:, :, 0] = 1.0
+    for _ in range(20):
+        mappo.update(rollout, np.zeros((4, 5)))
+    values = mappo.values(rollout.critic_input[0], rollout.pack_mask[0])
+    np.testing.assert_allclose(values, values[:, :1].repeat(5, axis=1))
+    assert values.mean() > 0.0
+    with pytest.raises(ValueError, match=r"algorithm\.advantages must be 'agent' or 'team'"):
+        Trainer("mappo", config_from_dict(CONFIG), tiny(), hyperparameters={"advantages": "own"})

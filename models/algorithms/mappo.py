@@ -263,6 +263,34 @@ def ppo_update(
     )
 
 
+@dataclass(frozen=True)
+class MAPPOHyperparameters:
+    """MAPPO's own keys (the rest is the `ctde` section: sizes, learning rates, PPO's clip...)."""
+
+    advantages: str = "agent"
+    """"agent": each agent's advantage of its own reward (team_reward_weight of the team's, the
+    rest its own) against its own value V_i(s); "team": every agent's advantage of the team-mean
+    reward against one team value V(s) (the individual part of the reward then trains nothing)."""
+
+    def __post_init__(self) -> None:
+        if self.advantages not in ("agent", "team"):
+            raise ValueError(
+                f"algorithm.advantages must be 'agent' or 'team', got {self.advantages!r}"
+            )
+
+
+class TeamValue(nn.Module):
+    """A team critic's (B, 1) value as every pack member's: (B, N), as the update reads values."""
+
+    def __init__(self, critic: CentralizedCritic) -> None:
+        super().__init__()
+        self.critic = critic
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        value: torch.Tensor = self.critic(states, mask)
+        return value.expand(-1, states.shape[1])
+
+
 class MAPPO(Algorithm):
     """Multi-agent PPO with a centralized critic (Yu et al. 2022), parameters shared by the pack.
 
@@ -273,16 +301,18 @@ class MAPPO(Algorithm):
             update  = clipped surrogate + entropy bonus over recurrent chunks; the critic
                       regresses each agent's normalized return
 
-    Per-agent values (defect 4 of #17): each agent's reward mixes the team's and its own, so each
-    agent's return differs; one team value V(s) bootstrapped a different return than the one the
-    advantage sums. V_i(s) estimates exactly agent i's return from the privileged state of the
-    whole pack (MAPPO's authors' "agent-specific global state"); docs/algorithms.md has the
-    measured difference.
+    What the advantage and the critic share (defect 4 of #17: the advantage summed each agent's
+    mixed reward while the critic estimated the team-mean return) is `advantages`:
+    "agent": V_i(s) per agent, from the pack's global state read from agent i's seat (MAPPO's
+    authors' "agent-specific global state"), against agent i's own mixed reward; "team": one V(s)
+    against the team-mean reward for every agent. docs/algorithms.md has the measured difference.
     """
+
+    Hyperparameters = MAPPOHyperparameters
 
     info = AlgorithmConfig(
         name="mappo",
-        title="MAPPO: PPO with a centralized critic (per-agent values)",
+        title="MAPPO: PPO with a centralized critic",
         on_policy=True,
         centralized_critic=True,
         recurrent=True,
@@ -316,17 +346,23 @@ class MAPPO(Algorithm):
 
     # --- what differs between MAPPO and IPPO --------------------------------------------------
     def build_critic(self) -> nn.Module:
-        """MAPPO: the centralized critic over the pack's global states, one value per agent."""
+        """MAPPO: the centralized critic over the pack's global states, one value per agent (or
+        the team's, given to every member)."""
         c = self.config.ctde
-        return CentralizedCritic(
+        critic = CentralizedCritic(
             c.state_dim,
             self.n_agents,
             list(c.critic.hidden_dims),
             c.critic.use_attention,
             c.critic.dropout,
             c.critic.n_heads,
-            per_agent=True,
+            per_agent=self.per_agent_values,
         )
+        return critic if self.per_agent_values else TeamValue(critic)
+
+    @property
+    def per_agent_values(self) -> bool:
+        return bool(self.hp.advantages == "agent")
 
     def critic_input(self, obs: Observation) -> np.ndarray:
         """What the critic reads for each agent: the global state of every slot."""
@@ -431,8 +467,14 @@ class MAPPO(Algorithm):
     def update(self, rollout: Rollout, next_values: np.ndarray) -> LossStats:
         """GAE of each agent's reward against its own value, then PPO's epochs."""
         c, s = self.config.ctde, self.settings
+        rewards = rollout.rewards.astype(np.float64)
+        if self.hp.advantages == "team":
+            # --- every agent is credited the team-mean reward of the agents that acted ---
+            acting = rollout.agent_mask
+            team = (rewards * acting).sum(axis=2) / np.maximum(acting.sum(axis=2), 1)
+            rewards = np.where(rollout.pack_mask, team[:, :, None], 0.0)
         advantages, returns = gae(
-            rollout.rewards.astype(np.float64),
+            rewards,
             rollout.values,
             next_values,
             rollout.dones,
@@ -486,7 +528,7 @@ class MAPPO(Algorithm):
             # silently); attention on or off is named here rather than as missing weights.
             "critic_use_attention": c.critic.use_attention,
             "critic_n_heads": c.critic.n_heads,
-            "critic_per_agent": True,
+            "critic_per_agent": self.per_agent_values,
             "n_agents": self.n_agents,
         }
 

@@ -14,7 +14,7 @@ CREATE TABLE ml.training_algorithms (
 INSERT INTO ml.training_algorithms
     (name, title, on_policy, centralized_critic, recurrent, value_based)
 VALUES
-    ('mappo', 'MAPPO: PPO with a centralized critic (per-agent values)', true, true, true, false),
+    ('mappo', 'MAPPO: PPO with a centralized critic', true, true, true, false),
     ('ippo', 'IPPO: PPO with decentralized critics', true, false, true, false),
     ('qmix', 'QMIX: recurrent agent Q-network, monotonic state-conditioned mixer, double Q', false, true, true, true),
     ('vdn', 'VDN: recurrent agent Q-network, Q_tot = sum of agent Qs, double Q', false, true, true, true),
