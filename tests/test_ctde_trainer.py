@@ -210,8 +210,13 @@ def test_each_agent_is_valued_on_its_own_return() -> None:
     # The advantage of agent i sums its own reward (0.7 team + 0.3 its own); the critic learned
     # the team-mean return, one value for the whole pack, so the bootstrap estimated another
     # return than the one summed (#17, defect 4). Now V_i(s) regresses agent i's own return: give
-    # slot 0 a reward of 1 every step and the others 0, and its value rises above theirs.
-    t = trainer()
+    # slot 0 a reward of 1 every step and the others 0, and its value rises above theirs. (Team
+    # advantages, the other consistent choice and the default, are tested below.)
+    trained = Trainer(
+        "mappo", config_from_dict(CONFIG), tiny(), hyperparameters={"advantages": "agent"}
+    )
+    t = trained.algorithm
+    assert isinstance(t, MAPPO)
     for group in t.critic_opt.param_groups:
         group["lr"] = 3e-3
     for group in t.actor_opt.param_groups:
@@ -223,11 +228,11 @@ def test_each_agent_is_valued_on_its_own_return() -> None:
     rollout.rewards[:, :, 0] = 1.0
     rollout.dones[:] = False
     for _ in range(60):
-        rollout.values = t.mappo.values(
+        rollout.values = t.values(
             rollout.critic_input.reshape(-1, 5, 64), rollout.pack_mask.reshape(-1, 5)
         ).reshape(rollout.rewards.shape)
         t.update(rollout, np.zeros((4, 5)))
-    values = t.mappo.values(rollout.critic_input[0], rollout.pack_mask[0])  # (E, N)
+    values = t.values(rollout.critic_input[0], rollout.pack_mask[0])  # (E, N)
     assert values.shape == (4, 5)
     assert values[:, 0].mean() > values[:, 1:].mean() + 1.0
 
@@ -235,7 +240,7 @@ def test_each_agent_is_valued_on_its_own_return() -> None:
 def test_team_advantages_credit_every_agent_the_team_mean_reward() -> None:
     # The other consistent choice for defect 4: one team value, every agent's advantage from the
     # team-mean reward. Slot 0's reward of 1 is then every slot's 1/5, and their values agree.
-    t = Trainer("mappo", config_from_dict(CONFIG), tiny(), hyperparameters={"advantages": "team"})
+    t = Trainer("mappo", config_from_dict(CONFIG), tiny())  # team advantages: the default
     mappo = t.algorithm
     assert isinstance(mappo, MAPPO)
     rollout, _, _ = mappo.collect_rollout()

@@ -267,10 +267,11 @@ def ppo_update(
 class MAPPOHyperparameters:
     """MAPPO's own keys (the rest is the `ctde` section: sizes, learning rates, PPO's clip...)."""
 
-    advantages: str = "agent"
-    """"agent": each agent's advantage of its own reward (team_reward_weight of the team's, the
-    rest its own) against its own value V_i(s); "team": every agent's advantage of the team-mean
-    reward against one team value V(s) (the individual part of the reward then trains nothing)."""
+    advantages: str = "team"
+    """"team": every agent's advantage of the team-mean reward against one team value V(s) (the
+    individual part of the reward then trains nothing); "agent": each agent's advantage of its own
+    reward (team_reward_weight of the team's, the rest its own) against its own value V_i(s).
+    Measured over 4 seeds, team was the better and the steadier (docs/algorithms.md)."""
 
     def __post_init__(self) -> None:
         if self.advantages not in ("agent", "team"):
@@ -296,16 +297,17 @@ class MAPPO(Algorithm):
 
         for each update:
             rollout = T steps of E environments, actors sampling on (local obs, signals, GRU state)
-            V_i(s)  = the critic on every agent's global state, read from agent i's seat
-            A_i     = GAE(gamma, lambda) of agent i's reward (0.7 team + 0.3 own) against V_i
+            V(s)    = the critic on every agent's global state (attention over the pack)
+            A_i     = GAE(gamma, lambda) of the team-mean reward against V(s) (or, with
+                      advantages "agent", of agent i's 0.7 team + 0.3 own reward against V_i(s))
             update  = clipped surrogate + entropy bonus over recurrent chunks; the critic
-                      regresses each agent's normalized return
+                      regresses the normalized returns
 
     What the advantage and the critic share (defect 4 of #17: the advantage summed each agent's
-    mixed reward while the critic estimated the team-mean return) is `advantages`:
-    "agent": V_i(s) per agent, from the pack's global state read from agent i's seat (MAPPO's
-    authors' "agent-specific global state"), against agent i's own mixed reward; "team": one V(s)
-    against the team-mean reward for every agent. docs/algorithms.md has the measured difference.
+    mixed reward while the critic estimated the team-mean return) is `advantages`: "team" (the
+    default): one V(s) against the team-mean reward for every agent; "agent": V_i(s) per agent,
+    from the pack's global state read from agent i's seat (MAPPO's authors' "agent-specific global
+    state"), against agent i's own mixed reward. docs/algorithms.md has the measured difference.
     """
 
     Hyperparameters = MAPPOHyperparameters
@@ -331,7 +333,13 @@ class MAPPO(Algorithm):
             c.actor.dropout,
         ).to(self.device)
         self._actor.eval()  # rollouts act as the deployed actor does; ppo_update trains
-        self.critic = self.build_critic().to(self.device)
+        # The value network (saved and restored) and how the update reads it: per agent, or the
+        # team's value given to every member (TeamValue adds no weights).
+        self.value_net = self.build_critic().to(self.device)
+        net = self.value_net
+        self.critic: nn.Module = net
+        if isinstance(net, CentralizedCritic) and not net.per_agent:
+            self.critic = TeamValue(net)
         self.critic.eval()
         self.actor_opt = torch.optim.Adam(
             self._actor.parameters(), lr=c.actor.learning_rate, eps=1e-5
@@ -349,7 +357,7 @@ class MAPPO(Algorithm):
         """MAPPO: the centralized critic over the pack's global states, one value per agent (or
         the team's, given to every member)."""
         c = self.config.ctde
-        critic = CentralizedCritic(
+        return CentralizedCritic(
             c.state_dim,
             self.n_agents,
             list(c.critic.hidden_dims),
@@ -358,7 +366,6 @@ class MAPPO(Algorithm):
             c.critic.n_heads,
             per_agent=self.per_agent_values,
         )
-        return critic if self.per_agent_values else TeamValue(critic)
 
     @property
     def per_agent_values(self) -> bool:
@@ -535,7 +542,7 @@ class MAPPO(Algorithm):
     def state_dict(self) -> dict[str, Any]:
         return {
             "actor": self._actor.state_dict(),
-            "critic": self.critic.state_dict(),
+            "critic": self.value_net.state_dict(),
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "value_norm": self.value_norm.state_dict(),
@@ -548,7 +555,7 @@ class MAPPO(Algorithm):
 
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         self._actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
+        self.value_net.load_state_dict(state["critic"])
         if weights_only:
             return
         self.actor_opt.load_state_dict(state["actor_opt"])

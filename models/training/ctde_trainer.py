@@ -56,7 +56,7 @@ class CTDETrainer(Trainer):
 
     @property
     def critic(self) -> torch.nn.Module:
-        return self.mappo.critic
+        return self.mappo.value_net
 
     @property
     def actor_opt(self) -> torch.optim.Optimizer:
