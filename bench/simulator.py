@@ -1,8 +1,10 @@
-"""Pack-combat simulator: throughput, and (with --eval) the standard scenario's balance.
+"""The simulators' throughput, and (with --eval) the pack-combat standard scenario's balance.
 
-    python -m bench.simulator [--envs 256] [--steps 300] [--eval] [--episodes 500]
+    python -m bench.simulator [--env pack|contract] [--envs 256] [--steps 300] [--eval]
+                              [--episodes 500]
 
-Throughput: E environments in lockstep driven by the scripted baseline, one core. Printed beside a
+Throughput: E environments in lockstep driven by their baseline (the pack simulator by the scripted
+attack-nearest rule, the contract simulator by rAthena's traditional AI), one core. Printed beside a
 trivial numpy "environment" of the same shapes (random walk of E x 5 agents, a (E, 5, 64) float32
 observation, a reward sum), timed in the same run, so the ratio says how much the rules cost over
 numpy's bare per-call overhead on whatever machine runs it.
@@ -24,6 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.envs.base import Observation
+from models.envs.contract_combat.env import ContractCombatEnv
+from models.envs.contract_combat.traditional import TraditionalPolicy
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.policies import (
     EvalSummary,
@@ -49,13 +53,20 @@ def time_steps(step: Callable[[], int], steps: int) -> tuple[list[float], int]:
     return times, agents
 
 
-def simulator_step(n_envs: int, seed: int) -> Callable[[], int]:
-    env = PackCombatEnv(n_envs, seed=seed)
+def simulator_step(n_envs: int, seed: int, kind: str = "pack") -> Callable[[], int]:
+    env: PackCombatEnv | ContractCombatEnv
+    policy: Callable[[Observation], NDArray[np.int64]]
+    if kind == "contract":
+        env = ContractCombatEnv(n_envs, seed=seed)
+        policy = TraditionalPolicy(env, seed)
+    else:
+        env = PackCombatEnv(n_envs, seed=seed)
+        policy = nearest_attack_policy
     state = {"obs": env.reset()}
 
     def step() -> int:
         obs: Observation = state["obs"]
-        state["obs"], _ = env.step(nearest_attack_policy(obs))
+        state["obs"], _ = env.step(policy(obs))
         return int(obs.agent_mask.sum())
 
     return step
@@ -77,15 +88,18 @@ def trivial_step(n_envs: int, seed: int) -> Callable[[], int]:
     return step
 
 
-def throughput(n_envs: int, steps: int, seed: int) -> None:
-    sim_times, sim_agents = time_steps(simulator_step(n_envs, seed), steps)
+def throughput(n_envs: int, steps: int, seed: int, kind: str = "pack") -> None:
+    sim_times, sim_agents = time_steps(simulator_step(n_envs, seed, kind), steps)
     base_times, _ = time_steps(trivial_step(n_envs, seed), steps)
     total = sum(sim_times)
     sim_median = statistics.median(sim_times)
     base_median = statistics.median(base_times)
-    print(f"## Throughput: E = {n_envs} environments in lockstep, {steps} steps, one process")
+    print(
+        f"## Throughput ({kind} simulator): E = {n_envs} environments in lockstep, {steps} steps, "
+        "one process"
+    )
     print(f"env-steps/s        {n_envs * steps / total:12,.0f}")
-    print(f"agent-steps/s      {sim_agents / total:12,.0f}  (living monsters stepped)")
+    print(f"agent-steps/s      {sim_agents / total:12,.0f}  (acting monsters stepped)")
     print(f"median step        {1e3 * sim_median:12.2f} ms  (p90 {1e3 * p90(sim_times):.2f} ms)")
     print(f"trivial numpy step {1e3 * base_median:12.3f} ms  (same shapes, same run)")
     print(f"simulator / trivial{sim_median / base_median:12.1f}x")
@@ -123,13 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--env", choices=("pack", "contract"), default="pack")
     parser.add_argument("--envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval", action="store_true", help="also print the balance table")
     parser.add_argument("--episodes", type=int, default=500)
     args = parser.parse_args()
-    throughput(args.envs, args.steps, args.seed)
+    throughput(args.envs, args.steps, args.seed, args.env)
     if args.eval:
         balance(args.episodes, EVAL_SEED)
 
