@@ -193,6 +193,20 @@ def test_a_resumed_run_continues_exactly(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_run_ends_with_its_best_evaluated_weights(name: str, tmp_path: Path) -> None:
+    # The loop keeps the best evaluation in best.pt and loads its weights alone at the end: a
+    # weights-only state (no dims, no run) must restore every network, a weightless one too
+    # (VDN's sum). QMIX, VDN and MADDPG failed there (KeyError) whenever eval_every was set.
+    t = trainer(name, total_updates=2, eval_every=1)
+    t.train(checkpoint_dir=tmp_path)
+    assert (tmp_path / "best.pt").exists()
+    fresh = trainer(name)
+    fresh.load_checkpoint(tmp_path / "best.pt", weights_only=True)
+    for a, b in zip(actor_weights(t), actor_weights(fresh), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_a_checkpoint_of_another_algorithm_is_refused(name: str, tmp_path: Path) -> None:
     other = "mappo" if name != "mappo" else "qmix"
     trainer(other, total_updates=1).train(checkpoint_dir=tmp_path)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -77,20 +77,6 @@ class Iteration:
     """Environment steps taken (E environments stepping once is E steps)."""
     samples: int = 0
     """Agent decisions collected (acting agents summed over steps)."""
-
-
-@dataclass
-class Dims:
-    """The shapes a checkpoint must agree with before any weight is loaded."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def mismatches(self, saved: dict[str, Any]) -> list[str]:
-        return [
-            f"{key}: checkpoint has {saved[key]}, config has {expected}"
-            for key, expected in self.values.items()
-            if key in saved and saved[key] != expected
-        ]
 
 
 class Algorithm(ABC):

@@ -35,7 +35,7 @@ from torch import nn
 from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
 from models.envs.base import ActionPolicy, EpisodeStats, Observation, n_slots
 from models.networks.ctde import DecentralizedActor, layer_init
-from models.training.checkpoints import CheckpointDimensionError
+from models.training.checkpoints import CheckpointDimensionError, dims_mismatches
 
 
 @dataclass(frozen=True)
@@ -552,12 +552,9 @@ class MADDPG(Algorithm):
         }
 
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
-        saved = state["dims"]
-        mismatches = [
-            f"{key}: checkpoint has {saved[key]}, config has {expected}"
-            for key, expected in self.dims().items()
-            if key in saved and saved[key] != expected
-        ]
+        # A weights-only state (a checkpoint's networks) has no dims: the checkpoint's reader
+        # compared them with the metadata's already.
+        mismatches = dims_mismatches(self.dims(), state.get("dims", {}))
         if mismatches:
             raise CheckpointDimensionError("MADDPG dimension mismatch: " + "; ".join(mismatches))
         self.online_actor.load_state_dict(state["actor"])

@@ -32,11 +32,11 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from models.algorithms.base import Algorithm, AlgorithmConfig, Dims, Iteration
+from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
 from models.buffers.episode_replay import EpisodeReplay, FieldSpecs
 from models.envs.base import EpisodeStats, Observation, StepResult, n_slots
 from models.networks.ctde import DecentralizedActor, QMIXMixer
-from models.training.checkpoints import CheckpointDimensionError
+from models.training.checkpoints import CheckpointDimensionError, dims_mismatches
 
 Tensor = torch.Tensor
 
@@ -483,7 +483,9 @@ class QMIX(Algorithm):
         }
 
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
-        mismatches = Dims(self.dims()).mismatches(state["dims"])
+        # A weights-only state (a checkpoint's networks) has no dims: the checkpoint's reader
+        # compared them with the metadata's already.
+        mismatches = dims_mismatches(self.dims(), state.get("dims", {}))
         if mismatches:
             raise CheckpointDimensionError(
                 f"{self.info.name}: dimension mismatch: " + "; ".join(mismatches)

@@ -173,6 +173,15 @@ def dimension_mismatches(metadata: CheckpointMetadata, config: CTDEConfig) -> li
     ]
 
 
+def dims_mismatches(expected: dict[str, Any], saved: dict[str, Any]) -> list[str]:
+    """One line per dimension the saved checkpoint has with another value than expected."""
+    return [
+        f"{key}: checkpoint has {saved[key]}, config has {value}"
+        for key, value in expected.items()
+        if key in saved and saved[key] != value
+    ]
+
+
 def write_atomically(payload: dict[str, Any], path: Path) -> None:
     """torch.save to a temporary name, then rename: a kill mid-save never leaves a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,12 +279,9 @@ def load_checkpoint(path: str | Path, config: CTDEConfig) -> Checkpoint:
 
 # --- a training run's checkpoint (models/training/loop.py) ---------------------------------------
 def is_network(value: Any) -> bool:
-    """A module's state_dict: a non-empty mapping of names to tensors."""
-    return (
-        isinstance(value, dict)
-        and bool(value)
-        and all(isinstance(v, torch.Tensor) for v in value.values())
-    )
+    """A module's state_dict: a mapping of names to tensors. An empty one (a network without
+    weights, VDN's sum) counts too, so that a weights-only load finds every network."""
+    return isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values())
 
 
 def write_run(
@@ -303,12 +309,9 @@ def read_run(
     unpickling); otherwise the run is unpickled too: load only checkpoints this product wrote."""
     payload = read_file(path)
     meta = payload["metadata"]
-    mismatches = [
-        f"{key}: checkpoint has {saved}, config has {expected}"
-        for key, saved, expected in [("algorithm", meta.get("algorithm"), algorithm)]
-        + [(k, meta["dims"].get(k, v), v) for k, v in dims.items()]
-        if saved != expected
-    ]
+    mismatches = dims_mismatches(
+        {"algorithm": algorithm, **dims}, {"algorithm": meta.get("algorithm"), **meta["dims"]}
+    )
     if mismatches:
         raise CheckpointDimensionError(f"{path}: dimension mismatch: " + "; ".join(mismatches))
     state = dict(payload["networks"])
