@@ -8,33 +8,65 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import numpy as np
 import psycopg
+import torch
 
+from models.export.onnx import ExportedActor, export_actor
 from models.export.registry import register_actor_sync
-from tests.ctde_helpers import small_export
+from models.networks.ctde import DecentralizedActor
+from tests.ctde_helpers import SMALL_HIDDEN, small_export
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def deploy_actor(admin_url: str, archetype: str, version: str) -> int:
-    """Register the small test actor (exported and verified for real) and deploy it: the UPDATE
-    an operator runs. Returns the model id."""
+@cache
+def combat_actor() -> DecentralizedActor:
+    """A seeded combat policy: the game server's 10 actions, no GRU, a narrow hidden width."""
+    torch.manual_seed(1)
+    return DecentralizedActor(action_dim=10, hidden_dim=SMALL_HIDDEN, use_gru=False).eval()
+
+
+@cache
+def combat_export() -> ExportedActor:
+    return export_actor(combat_actor(), agreement_samples=2048)
+
+
+def deploy_actor(
+    admin_url: str,
+    archetype: str,
+    version: str,
+    exported: ExportedActor | None = None,
+    model_type: str = "pack_coordination",
+) -> int:
+    """Register a test actor (exported and verified for real; the small pack actor unless
+    `exported` is given) and deploy it: the UPDATE an operator runs. Returns the model id."""
     with psycopg.connect(admin_url) as conn:
-        model_id = register_actor_sync(conn, small_export(), archetype=archetype, version=version)
+        model_id = register_actor_sync(
+            conn,
+            exported or small_export(),
+            archetype=archetype,
+            version=version,
+            model_type=model_type,
+        )
         conn.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (model_id,))
     return model_id
 
 
 @contextmanager
 def worker_process(
-    worker_url: str, worker_id: str = "w1", lease_s: float = 1.0
+    worker_url: str,
+    worker_id: str = "w1",
+    lease_s: float = 1.0,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m worker` as it runs in production (decisions only), stopped with SIGTERM."""
+    """`python -m worker` as it runs in production (decisions only), stopped with SIGTERM.
+    `extra_env`: more settings (e.g. RAGNAROK_WORKER_CPU_ONLY)."""
     env = dict(os.environ)
     env.update(
         WORKER_DATABASE_URL=worker_url,
@@ -42,6 +74,7 @@ def worker_process(
         RAGNAROK_WORKER_LEASE_S=str(lease_s),
         RAGNAROK_WORKER_POLL_S="0.2",
     )
+    env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "worker", "--no-training", "--log-level", "WARNING"],
         cwd=REPO,

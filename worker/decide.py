@@ -1,16 +1,25 @@
 """Answer a round of claimed decision jobs: validate each job, batch every monster of an archetype
-across jobs into one ONNX call, score pack coordination, and build one answer per job.
+across jobs into one ONNX call per model, score pack coordination, and build one answer per job.
 
 Each claimed job is parsed on its own before it joins the batch (parse_claimed: a ParsedJob, or a
 BadJob with its message): one malformed row (wrong dims, nulls, NaN, unknown archetype, garbage
 packed bytes) fails alone with its message and never reaches the batched ONNX call; the rest of the
 round is answered. A monster whose archetype has no deployed actor gets action 255 (use the
 traditional AI) with the reason, never an exception.
+
+Who answers what, per archetype:
+- pack jobs: the pack_coordination actor, each monster from the GRU state its last tick left;
+- legacy gateway jobs: the combat model when one is deployed (its argmax is the legacy action id
+  0-9 itself; signals fed as zeros, a gateway request has none of its own); otherwise the pack
+  actor, whose action the answer statement maps through ml.legacy_action_map. Either way from a
+  zero GRU state that is neither read from nor kept in the per-monster cache: a gateway request's
+  monster_id is the mob's type id, shared by every monster of that type.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +27,7 @@ import numpy as np
 
 from plpython import coordination
 from worker.pgarrays import ArrayFormatError, packed_float32
-from worker.sessions import SIGNAL_DIM, STATE_DIM, ActorPool
+from worker.sessions import PACK_MODEL, SIGNAL_DIM, STATE_DIM, ActorPool, ActorSession
 from worker.store import Answer, ClaimedJob, Decisions
 
 TRADITIONAL_AI = 255
@@ -167,7 +176,7 @@ def dense_signals(n: int, rows: np.ndarray, dims: np.ndarray, weights: np.ndarra
 
 
 def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> list[Answer]:
-    """One answer per claimed job, with one ONNX call per archetype for the whole round."""
+    """One answer per claimed job, with one ONNX call per model and use for the whole round."""
     started = time.perf_counter()
     answers: dict[int, Answer] = {}
     parsed: list[ParsedJob] = []
@@ -179,15 +188,51 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             parsed.append(checked)
 
     # Every monster of the round in one array, jobs back to back (job j owns rows
-    # offsets[j]:offsets[j + 1]); each archetype's rows go through its actor in one call.
+    # offsets[j]:offsets[j + 1]); each archetype's rows go through its actors in one call each.
     offsets = np.cumsum([0, *(len(p.job.monster_ids) for p in parsed)])
     total = int(offsets[-1])
     actions = np.full(total, TRADITIONAL_AI, dtype=np.int64)
     confidence = np.zeros(total, dtype=np.float32)
     reasons: dict[int, str] = {}  # row -> why it got the traditional AI
-    versions: dict[str, str] = {}
-    failed_rows = np.zeros(total, dtype=bool)
-    failures: dict[str, str] = {}  # archetype -> inference error
+    versions = np.full(total, None, dtype=object)  # row -> version of the model that answered
+    legacy = np.zeros(total, dtype=bool)  # row -> its action is a legacy action id (combat model)
+    failures: dict[int, str] = {}  # row -> inference error: its job fails
+
+    def answer(
+        rows: np.ndarray,
+        actor: ActorSession | None,
+        infer: Callable[[ActorSession, np.ndarray], np.ndarray],
+        missing: str,
+    ) -> None:
+        """The rows' actions from one call of `actor` (`missing` is their reason without one)."""
+        if not rows.size:
+            return
+        if actor is None:
+            reasons.update(dict.fromkeys(rows.tolist(), missing))
+            return
+        combat = actor.model_type != PACK_MODEL
+        try:
+            probs = infer(actor, rows)
+        except Exception as exc:  # an ONNX Runtime failure fails the jobs of this model only
+            which = f" ({actor.model_type} model)" if combat else ""
+            error = f"inference failed for archetype {actor.archetype!r}{which}: {exc}"
+            failures.update(dict.fromkeys(rows.tolist(), error_text(error)))
+            return
+        versions[rows] = actor.version
+        # A model that outputs NaN or infinity (diverged, corrupted) for a monster leaves it to
+        # the traditional AI with the reason; its answer could not be stored otherwise.
+        finite = np.isfinite(probs).all(axis=1)
+        if not finite.all():
+            which = f" {actor.model_type}" if combat else ""
+            reason = (
+                f"the {actor.archetype!r}{which} model's output is not finite (NaN or infinity)"
+            )
+            reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
+            rows, probs = rows[finite], probs[finite]
+        chosen = probs.argmax(axis=1)
+        actions[rows] = chosen
+        confidence[rows] = probs[np.arange(len(rows)), chosen]
+
     if total:
         states = np.concatenate([p.states for p in parsed])
         signals = np.concatenate([p.signals for p in parsed])
@@ -195,32 +240,39 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             (m for p in parsed for m in p.job.monster_ids), dtype=np.int64, count=total
         )
         archetypes = np.array([a for p in parsed for a in p.job.archetypes])
+        gateway = np.repeat([p.job.kind == "gateway" for p in parsed], np.diff(offsets))
+
+        def per_monster(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
+            """Pack jobs: each monster from the GRU state its last tick left, and keeps its new."""
+            return actor.run(monster_ids[rows].tolist(), states[rows], signals[rows])
+
+        def fresh(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
+            """Gateway requests to a pack actor: from a zero GRU state, nothing kept."""
+            return actor.run_fresh(states[rows], signals[rows])
+
+        def combat(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
+            """Gateway requests to a combat model: the state alone, signals zeros."""
+            return actor.run_fresh(states[rows], np.zeros((len(rows), SIGNAL_DIM), np.float32))
+
         for archetype in np.unique(archetypes).tolist():
-            rows = np.flatnonzero(archetypes == archetype)
-            actor = pool.actors.get(archetype)
-            if actor is None:
-                reason = f"no deployed pack_coordination model for archetype {archetype!r}"
-                reasons.update(dict.fromkeys(rows.tolist(), reason))
-                continue
-            try:
-                probs = actor.run(monster_ids[rows].tolist(), states[rows], signals[rows])
-            except Exception as exc:  # an ONNX Runtime failure fails the jobs of this model only
-                failed_rows[rows] = True
-                failures[archetype] = error_text(
-                    f"inference failed for archetype {archetype!r}: {exc}"
+            of_archetype = archetypes == archetype
+            gateway_rows = np.flatnonzero(of_archetype & gateway)
+            no_pack = f"no deployed pack_coordination model for archetype {archetype!r}"
+            answer(
+                np.flatnonzero(of_archetype & ~gateway),
+                pool.actors.get(archetype),
+                per_monster,
+                no_pack,
+            )
+            combat_actor = pool.combat.get(archetype)
+            if combat_actor is not None:
+                answer(gateway_rows, combat_actor, combat, "")
+                legacy[gateway_rows] = True
+            else:
+                no_model = (
+                    f"no deployed combat or pack_coordination model for archetype {archetype!r}"
                 )
-                continue
-            # A model that outputs NaN or infinity (diverged, corrupted) for a monster leaves it
-            # to the traditional AI with the reason; its answer could not be stored otherwise.
-            finite = np.isfinite(probs).all(axis=1)
-            if not finite.all():
-                reason = f"the {archetype!r} model's output is not finite (NaN or infinity)"
-                reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
-                rows, probs = rows[finite], probs[finite]
-            chosen = probs.argmax(axis=1)
-            actions[rows] = chosen
-            confidence[rows] = probs[np.arange(len(rows)), chosen]
-            versions[archetype] = actor.version
+                answer(gateway_rows, pool.actors.get(archetype), fresh, no_model)
 
     elapsed_ms = round((time.perf_counter() - started) * 1000.0, 3)
     # Python lists once for the whole round: the per-job work below slices plain ints/floats.
@@ -228,9 +280,8 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
     all_confidence = confidence.tolist()
     for j, p in enumerate(parsed):
         lo, hi = int(offsets[j]), int(offsets[j + 1])
-        if failed_rows[lo:hi].any():
-            failed = next(a for a in p.job.archetypes if a in failures)
-            answers[p.job.id] = Answer(p.job.id, "failed", None, failures[failed])
+        if failures and (failed := [failures[r] for r in range(lo, hi) if r in failures]):
+            answers[p.job.id] = Answer(p.job.id, "failed", None, failed[0])
             continue
         job_reasons = [reasons.get(row) for row in range(lo, hi)] if reasons else None
         try:
@@ -239,7 +290,8 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
                 all_actions[lo:hi],
                 all_confidence[lo:hi],
                 job_reasons if job_reasons and any(job_reasons) else None,
-                versions,
+                sorted({v for v in versions[lo:hi].tolist() if v is not None}),
+                bool(legacy[lo:hi].any()),
                 threshold,
                 elapsed_ms,
             )
@@ -270,10 +322,13 @@ def build_decisions(
     actions: list[int],
     confidence: list[float],
     reasons: list[str | None] | None,
-    versions: dict[str, str],
+    versions: list[str],
+    legacy: bool,
     threshold: float,
     elapsed_ms: float,
 ) -> Decisions:
+    """A job's answer from its monsters' actions; `versions` are the models that answered them,
+    `legacy` whether the actions are legacy gateway action ids (a combat model's)."""
     job = parsed.job
     # The seed's score over this job's monsters: live signals, pack coverage, leader present,
     # diversity of the actions chosen (255 counts as one more "action": the traditional AI).
@@ -285,7 +340,6 @@ def build_decisions(
         actions=actions,
         threshold=threshold,
     )
-    versions_used = sorted({versions[a] for a in job.archetypes if a in versions})
     return Decisions(
         actions=actions,
         confidences=confidence,
@@ -296,6 +350,7 @@ def build_decisions(
         ],
         reasons=reasons,
         coordination_score=scored.score,
-        model_version=",".join(versions_used) or None,
+        model_version=",".join(versions) or None,
         inference_ms=elapsed_ms,
+        legacy=legacy,
     )

@@ -49,13 +49,16 @@ class ClaimedJob:
 class Decisions:
     """A job's answer, per monster in the order of its request."""
 
-    actions: list[int]  # pack action 0-6, or 255: use the traditional AI
+    actions: list[int]  # pack action 0-6 (legacy action 0-9 when `legacy`), or 255: traditional AI
     confidences: list[float]
     coordinated: list[bool]
     reasons: list[str | None] | None  # why a monster got 255; None when every monster has a model
     coordination_score: float
     model_version: str | None
     inference_ms: float
+    # The actions are the legacy gateway's action ids already (a gateway job answered by its
+    # archetype's combat model), not pack actions to map through ml.legacy_action_map.
+    legacy: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class DeployedVersion:
 
     id: int
     archetype: str
+    model_type: str
     version: str
     onnx_sha256: str | None
     fp32_bytes: int | None
@@ -197,6 +201,7 @@ class AsyncpgJobStore:
             confidences,
             coordinated,
             reasons,
+            [d is not None and d.legacy for d in decided],
         )
         self.unsettled.update(row["unsettled"])
         if self.unsettled:

@@ -5,8 +5,11 @@ or a Pool) and for psycopg 3 (`*_sync`, scripts and the trainer); both run the s
 from sql/queries/ with PostgreSQL's own $n parameters (psycopg through its RawCursor).
 
 Registration refuses an export whose FP32 parity is worse than 1e-5 or whose FP16 or INT8 action
-agreement with FP32 is below 99% (`ExportedActor.check_thresholds`). A registered model is
-`validated`; deploying it is an operator's UPDATE (`is_deployed = true`), which the worker hears.
+agreement with FP32 is below 99% (`ExportedActor.check_thresholds`), and one whose shape does not
+fit its model type (`check_model_type`): `pack_coordination` answers the 7 pack actions; `combat`
+answers the game server's 10 executable actions (the legacy gateway's action ids) without a
+recurrent state. A registered model is `validated`; deploying it is an operator's UPDATE
+(`is_deployed = true`), which the worker hears.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from models.export.onnx import PRECISIONS, ExportedActor
 
 ARCHETYPES = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
 MODEL_TYPE = "pack_coordination"
+COMBAT_MODEL_TYPE = "combat"
+#: The actions each model type the worker serves answers (its output width).
+ACTION_DIMS = {MODEL_TYPE: 7, COMBAT_MODEL_TYPE: 10}
 NETWORK_TYPE = "ctde"
 
 
@@ -95,6 +101,7 @@ def registration_params(
     """Bind parameters of sql/queries/register_model.sql; refuses exports below the thresholds."""
     if archetype not in ARCHETYPES:
         raise RegistrationError(f"unknown archetype {archetype!r} (known: {', '.join(ARCHETYPES)})")
+    check_model_type(exported, model_type)
     exported.check_thresholds()
     metrics = {**exported.metrics, **(extra_metrics or {})}
     return [
@@ -114,6 +121,25 @@ def registration_params(
         exported.hidden_dim,
         json.dumps(metrics, allow_nan=False, sort_keys=True),
     ]
+
+
+def check_model_type(exported: ExportedActor, model_type: str) -> None:
+    """RegistrationError unless the export's shape fits `model_type` (what the worker checks
+    again when it loads the model)."""
+    actions = ACTION_DIMS.get(model_type)
+    if actions is None:
+        raise RegistrationError(
+            f"unknown model type {model_type!r} (known: {', '.join(ACTION_DIMS)})"
+        )
+    if exported.action_dim != actions:
+        raise RegistrationError(
+            f"a {model_type} model answers {actions} actions, this export {exported.action_dim}"
+        )
+    if model_type == COMBAT_MODEL_TYPE and exported.hidden_dim:
+        raise RegistrationError(
+            "a combat model decides from the gateway request alone: no recurrent state "
+            f"(this export has hidden_dim {exported.hidden_dim})"
+        )
 
 
 def _duplicate(params: list[Any]) -> RegistrationError:

@@ -3,8 +3,10 @@
 -- worker that lost its lease (and whose jobs were re-queued) can never answer a job a second time.
 -- Per job: $2 ids, $3 statuses ('done' | 'failed'), $4 errors, $5 its first monster's position in
 -- the per-monster arrays and $6 how many it has (0 when it failed), $7 coordination scores,
--- $8 model versions, $9 inference times (ms), $10 whether it has reasons. Per monster, every job's
--- monsters back to back: $11 actions, $12 confidences, $13 coordinated, $14 reasons.
+-- $8 model versions, $9 inference times (ms), $10 whether it has reasons, $15 whether its actions
+-- are legacy gateway action ids already (a gateway job answered by the archetype's combat model)
+-- rather than pack actions to map through ml.legacy_action_map. Per monster, every job's monsters
+-- back to back: $11 actions, $12 confidences, $13 coordinated, $14 reasons.
 WITH answers AS (
     SELECT a.*,
            CASE WHEN a.n > 0 THEN $11::smallint[] END AS all_actions,
@@ -12,8 +14,8 @@ WITH answers AS (
            CASE WHEN a.n > 0 THEN $13::boolean[] END AS all_coordinated,
            CASE WHEN a.n > 0 AND a.with_reasons THEN $14::text[] END AS all_reasons
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::real[],
-                $8::text[], $9::real[], $10::boolean[])
-        AS a(id, status, error, lo, n, score, version, ms, with_reasons)
+                $8::text[], $9::real[], $10::boolean[], $15::boolean[])
+        AS a(id, status, error, lo, n, score, version, ms, with_reasons, legacy)
 ), finished AS (
     UPDATE ml.inference_jobs AS j
     SET status = a.status, error = a.error, finished_at = clock_timestamp(),
@@ -26,17 +28,26 @@ WITH answers AS (
     WHERE j.id = a.id AND j.worker_id = $1 AND j.status = 'running'
     RETURNING j.id, j.kind, j.gateway_request_id, j.status, j.error, j.monster_ids, j.actions,
               j.confidences, j.coordinated, j.reasons, j.coordination_score, j.model_version,
-              j.inference_ms
+              j.inference_ms, coalesce(a.legacy, false) AS legacy
 ), responses AS (
     INSERT INTO ml.ai_responses (request_id, action_id, confidence, model_version, inference_time_ms, reason)
     SELECT f.gateway_request_id,
-           coalesce(m.legacy_action, 255),
-           CASE WHEN m.legacy_action IS NULL THEN 0 ELSE f.confidences[1] END,
+           coalesce(l.action, 255),
+           CASE WHEN l.action IS NULL THEN 0 ELSE f.confidences[1] END,
            f.model_version,
            f.inference_ms,
            coalesce(f.error, f.reasons[1])
     FROM finished AS f
-    LEFT JOIN ml.legacy_action_map AS m ON f.status = 'done' AND m.pack_action = f.actions[1]
+    LEFT JOIN ml.legacy_action_map AS m
+        ON f.status = 'done' AND NOT f.legacy AND m.pack_action = f.actions[1]
+    -- The legacy action id, null for the traditional AI (255: no model, a failed job, an output
+    -- that was not finite).
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN f.status <> 'done' THEN NULL
+                    WHEN f.legacy THEN nullif(f.actions[1], 255)
+                    ELSE m.legacy_action
+               END AS action
+    ) AS l
     -- A gateway job without its request (only a row written past the API) has nowhere else to
     -- be answered than its own row.
     WHERE f.kind = 'gateway' AND f.gateway_request_id IS NOT NULL
