@@ -8,17 +8,21 @@ give one trajectory. docs/contract_combat.md has the rules.
     obs, result = env.step(actions)          # actions (E, 5) in [0, 10); auto-reset
 
 With action_space="pack" the actions are the seven pack actions, executed through their recipes
-over the ten (recipes.py, docs/pack_recipes.md).
+over the ten (recipes.py, docs/pack_recipes.md). `step(actions, primitives=...)` lets chosen
+monsters execute one of the ten instead in the same step (a game server's traditional AI for a
+monster whose answer missed its deadline): primitives (E, 5), -1 where `actions` applies.
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 import numpy as np
 from numpy.typing import NDArray
 
 from models.envs.base import EpisodeStats, Observation, StepResult
 from models.envs.contract_combat.encode import encode
-from models.envs.contract_combat.execute import N_ACTIONS, execute, monster_steps, walk
+from models.envs.contract_combat.execute import N_ACTIONS, Orders, execute, monster_steps, walk
 from models.envs.contract_combat.recipes import leader_and_focus, pack_orders
 from models.envs.contract_combat.units import (
     BLESSING,
@@ -174,7 +178,12 @@ class ContractCombatEnv:
         }
 
     # --- one step -----------------------------------------------------------------------------
-    def step(self, actions: NDArray[np.integer]) -> tuple[Observation, StepResult]:
+    def step(
+        self, actions: NDArray[np.integer], primitives: NDArray[np.integer] | None = None
+    ) -> tuple[Observation, StepResult]:
+        """One step of every fight. `primitives` (E, 5), optional: -1 where the monster executes
+        `actions`, 0-9 where it executes that primitive instead (in either action space; with
+        "pack", those monsters skip their recipe, the others follow theirs)."""
         act = np.asarray(actions)
         E, N, M = self.n_envs, MAX_PACK, MAX_PLAYERS
         if act.shape != (E, N):
@@ -183,6 +192,18 @@ class ContractCombatEnv:
         if not np.issubdtype(act.dtype, np.integer) or act.min() < 0 or act.max() >= A:
             raise ValueError(f"actions must be integers in [0, {A})")
         act = act.astype(np.int64)
+        prim = np.full((E, N), -1, np.int64)
+        if primitives is not None:
+            given = np.asarray(primitives)
+            if given.shape != (E, N):
+                raise ValueError(f"primitives must have shape {(E, N)}, got {given.shape}")
+            if (
+                not np.issubdtype(given.dtype, np.integer)
+                or given.min() < -1
+                or given.max() >= N_ACTIONS
+            ):
+                raise ValueError(f"primitives must be integers in [-1, {N_ACTIONS})")
+            prim = given.astype(np.int64)
         m, p, w, rng = self.monsters, self.players, self.world, self._rng
         u = p.units
         S = w.size
@@ -193,10 +214,16 @@ class ContractCombatEnv:
         p_roll = rng.uniform(1 - PLAYER_JITTER, 1 + PLAYER_JITTER, (E, M))
         status_roll = rng.random((E, N, M + 1))
 
+        override = prim >= 0
         if self.action_space == "pack":
             orders = pack_orders(act, m, p, acting, wander, S)
+            if override.any():
+                # Each monster's orders read only the state at the step's start, so the two sets
+                # can be computed for everyone and merged per monster.
+                own = execute(m, p, np.where(override, prim, 0), acting, wander, S)
+                orders = _merge_orders(override, own, orders)
         else:
-            orders = execute(m, p, act, acting, wander, S)
+            orders = execute(m, p, np.where(override, prim, act), acting, wander, S)
         ai = adventurer_intents(
             u, m.as_units(), u.alive.copy(), p.target, np.zeros((E, N), bool), 0, S
         )
@@ -573,6 +600,16 @@ class ContractCombatEnv:
         g[..., 48:] = fight
         g *= m.present[..., None]
         return g.astype(np.float32)
+
+
+def _merge_orders(use_first: B, first: Orders, second: Orders) -> Orders:
+    """Per monster, `first`'s orders where `use_first` (E, N), else `second`'s."""
+    merged = {}
+    for f in fields(Orders):
+        a, b = getattr(first, f.name), getattr(second, f.name)
+        mask = use_first.reshape(use_first.shape + (1,) * (a.ndim - use_first.ndim))
+        merged[f.name] = np.where(mask, a, b)
+    return Orders(**merged)
 
 
 def _add_at(out: F64, index: I64, value: F64) -> None:
