@@ -1,14 +1,20 @@
 """`make demo`: the product end to end, as a game server, an ML engineer and an operator use it.
 
 1. The database is up and migrated (make db); the worker starts (`python -m worker`).
-2. An untrained actor is registered and deployed for every archetype (the ML engineer's first day).
-3. Phase one: a game server (scripts/game_server.py) plays pack fights on several maps through the
-   SQL contract only, on a 100 ms tick; a quarter of the fights use the legacy gateway protocol.
-4. A training job is queued with an INSERT; its progress bar is fed from the job's row while the
-   fights go on; the trained actor is deployed with one UPDATE and the worker hot-reloads it.
-5. Phase two: the same fights with the trained actor.
-6. A summary of what ran, a PNG, the psql queries to look inside; the worker stops, the database
-   stays up for inspection.
+2. Untrained models are registered and deployed for every archetype (the ML engineer's first day):
+   a pack actor (7 pack actions, GRU) for pack requests and a combat policy (the game server's 10
+   primitive actions, no GRU, no signals) for the legacy gateway.
+3. Phase one: a game server (scripts/game_server.py) plays fights of the contract simulator on
+   several maps through the SQL contract only, on a 100 ms tick: most as packs
+   (ml.request_pack_actions, answered pack actions run through their recipes), a quarter through
+   the legacy gateway protocol (ai_requests / ai_responses, action ids 0-9). A monster without an
+   answer in time, or answered 255, acts by the traditional AI.
+4. Two training jobs are queued with an INSERT each, one after the other (the pack actor, then the
+   combat policy); each one's progress bar is fed from its row while the fights go on; both
+   trained versions are deployed with an UPDATE each and the worker hot-reloads them.
+5. Phase two: the same fights with the trained models.
+6. A summary of both paths before and after, a PNG, the psql queries to look inside; the worker
+   stops, the database stays up for inspection.
 """
 
 from __future__ import annotations
@@ -30,26 +36,58 @@ import psycopg
 
 from config.queries import connect_raw, query
 from config.settings import load_settings
-from scripts.game_server import GameServer, PhaseStats
+from scripts.game_server import GameServer, PathStats, PhaseStats
 from scripts.health import print_health
 
 ARCHETYPES = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
 OUT_DIR = Path("runs/demo")
+PACK_MODEL, COMBAT_MODEL = "pack_coordination", "combat"
 
 
-#: The demo's training job: the simulator's standard scenario, sized for a few minutes on 2 cores.
-def training_config(seconds: float) -> dict[str, Any]:
+def _networks() -> dict[str, Any]:
+    """The demo's network sizes (both jobs start from them): small enough for minutes on 2 cores."""
     return {
-        "ctde": {
-            "actor": {"hidden_dim": 64, "dropout": 0.0, "learning_rate": 0.0007},
-            "critic": {"hidden_dims": [128, 128], "dropout": 0.0, "learning_rate": 0.001},
-        },
+        "actor": {"hidden_dim": 64, "dropout": 0.0, "learning_rate": 0.0007},
+        "critic": {"hidden_dims": [128, 128], "dropout": 0.0, "learning_rate": 0.001},
+    }
+
+
+def pack_training_config(seconds: float) -> dict[str, Any]:
+    """The pack actor's job: MAPPO on the contract simulator, the seven pack actions run through
+    their recipes, pack sizes 2 -> 5 by curriculum."""
+    return {
+        "ctde": _networks(),
         "advanced": {"curriculum_learning": True, "size_increase_interval": 15},
         "training": {
+            "environment": "contract",
+            "model_type": PACK_MODEL,
             "n_envs": 64,
             "rollout_length": 32,
             "total_updates": 2000,
             "time_budget_s": seconds,
+            "max_steps": 100,
+            "eval_every": 25,
+            "eval_episodes": 200,
+            "checkpoint_every": 10,
+            "register_archetypes": list(ARCHETYPES),
+        },
+    }
+
+
+def combat_training_config(seconds: float) -> dict[str, Any]:
+    """The combat policy's job: MAPPO on the contract simulator over the ten primitives, for the
+    legacy gateway (the model type leaves out the GRU and the signals; not set here)."""
+    return {
+        "ctde": _networks(),
+        "advanced": {"curriculum_learning": False},
+        "training": {
+            "environment": "contract",
+            "model_type": COMBAT_MODEL,
+            "n_envs": 64,
+            "rollout_length": 32,
+            "total_updates": 2000,
+            "time_budget_s": seconds,
+            "max_steps": 100,
             "eval_every": 25,
             "eval_episodes": 200,
             "checkpoint_every": 10,
@@ -67,8 +105,8 @@ def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
 
 
 def deploy_untrained(admin_url: str, run_tag: str) -> str:
-    """Register a freshly initialized actor for every archetype and deploy it: phase one's
-    'before'. The ML engineer's side: it uses the product's exporter and registry."""
+    """Register a freshly initialized pack actor and combat policy for every archetype and deploy
+    both: phase one's 'before'. The ML engineer's side: the product's exporter and registry."""
     import torch
 
     from models.export.onnx import export_actor
@@ -76,42 +114,53 @@ def deploy_untrained(admin_url: str, run_tag: str) -> str:
     from models.networks.ctde import DecentralizedActor
 
     torch.manual_seed(0)
-    actor = DecentralizedActor(hidden_dim=64, dropout=0.0).eval()
-    exported = export_actor(actor)
+    pack_actor = DecentralizedActor(hidden_dim=64, dropout=0.0).eval()
+    combat = DecentralizedActor(action_dim=10, use_gru=False, hidden_dim=64, dropout=0.0).eval()
     version = f"untrained-{run_tag}"
     with connect_raw(admin_url) as conn:
-        for archetype in ARCHETYPES:
-            register_actor_sync(
-                conn, exported, archetype=archetype, version=version, training_status="validated"
-            )
+        for model_type, actor in ((PACK_MODEL, pack_actor), (COMBAT_MODEL, combat)):
+            exported = export_actor(actor)
+            for archetype in ARCHETYPES:
+                register_actor_sync(
+                    conn,
+                    exported,
+                    archetype=archetype,
+                    version=version,
+                    model_type=model_type,
+                    training_status="validated",
+                )
         conn.execute(query("demo_deploy_version").encode(), (version,))
+        conn.commit()
     return version
 
 
 async def train_while_fighting(
-    game: GameServer, admin_url: str, seconds: float, stats: PhaseStats
+    game: GameServer,
+    admin_url: str,
+    config: dict[str, Any],
+    label: str,
+    stats: PhaseStats,
 ) -> tuple[int, dict[str, Any]]:
-    """Queue the training job (an INSERT), show its progress from its row, keep the fights going."""
+    """Queue one training job (an INSERT), show its progress from its row, keep the fights going
+    until it ends. The worker's training runner runs one job at a time."""
     from tqdm import tqdm
 
     with connect_raw(admin_url, autocommit=True) as conn:
         job = conn.execute(
-            b"INSERT INTO ml_training_jobs (archetype, algorithm, config) "
-            b"VALUES ('aggressive', 'mappo', $1) RETURNING id",
-            (json.dumps(training_config(seconds)),),
+            query("demo_queue_training_job").encode(),
+            ("aggressive", "mappo", json.dumps(config)),
         ).fetchone()
         assert job is not None
         job_id = int(job[0])
-        print(f"\nINSERT INTO ml_training_jobs ... RETURNING id  -> training job {job_id}")
-        bar = tqdm(total=100, desc="training (from the job's row)", unit="%", ncols=100)
+        model_type = config["training"]["model_type"]
+        print(
+            f"INSERT INTO ml_training_jobs ... ({model_type}) RETURNING id -> training job {job_id}"
+        )
+        bar = tqdm(total=100, desc=f"{label} (from the job's row)", unit="%", ncols=100)
         row: dict[str, Any] = {}
         while True:
             await game.run_for(2.0, stats)
-            cur = conn.execute(
-                b"SELECT status, progress, progress_detail, error, model_id, result "
-                b"FROM ml_training_jobs WHERE id = $1",
-                (job_id,),
-            )
+            cur = conn.execute(query("demo_training_job").encode(), (job_id,))
             names = [d.name for d in cur.description or []]
             values = cur.fetchone()
             assert values is not None
@@ -130,15 +179,27 @@ async def train_while_fighting(
     return job_id, row
 
 
-async def wait_for_version(
-    game: GameServer, version: str, stats: PhaseStats, limit_s: float
-) -> float:
-    """Fights go on until a decision comes back from the newly deployed model."""
+def paths_serving(game: GameServer, stats: PhaseStats, pack: str, combat: str) -> bool:
+    """Both paths have answered from these versions (a path the game server does not play is
+    served by definition)."""
+    return (game.pack is None or pack in stats.pack.model_versions) and (
+        game.legacy is None or combat in stats.legacy.model_versions
+    )
+
+
+async def wait_for_versions(
+    game: GameServer, pack: str, combat: str, stats: PhaseStats, limit_s: float
+) -> tuple[float, bool]:
+    """Fights go on until a pack answer comes from version `pack` and a gateway answer from
+    version `combat` (at most limit_s); returns the time taken and whether both came."""
     started = time.monotonic()
-    stats.model_versions.clear()
-    while version not in stats.model_versions and time.monotonic() - started < limit_s:
+    stats.pack.model_versions.clear()
+    stats.legacy.model_versions.clear()
+    while not paths_serving(game, stats, pack, combat):
+        if time.monotonic() - started >= limit_s:
+            return time.monotonic() - started, False
         await game.run_for(0.5, stats)
-    return time.monotonic() - started
+    return time.monotonic() - started, True
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,56 +210,103 @@ def fmt(value: float, spec: str = ".1f") -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else format(value, spec)
 
 
-def summary_table(before: PhaseStats, after: PhaseStats, db: dict[str, Any]) -> str:
+def _share(part: int, whole: int) -> str:
+    return f"{part} ({100 * part / whole:.1f} %)" if whole else "-"
+
+
+def _path_rows(path: str, before: PathStats, after: PathStats) -> list[tuple[str, str, str]]:
+    """The rows one path shares with the other: outcomes, who decided, how fast, which model."""
     rows = [
-        ("fights finished", str(before.episodes), str(after.episodes)),
+        ("fights finished", str(before.fights), str(after.fights)),
         ("win rate", fmt(100 * before.win_rate) + " %", fmt(100 * after.win_rate) + " %"),
         (
-            "coordinated kills per fight",
-            fmt(before.coordinated_kills / max(before.episodes, 1), ".2f"),
-            fmt(after.coordinated_kills / max(after.episodes, 1), ".2f"),
+            "players killed per fight",
+            fmt(before.kills / max(before.fights, 1), ".2f"),
+            fmt(after.kills / max(after.fights, 1), ".2f"),
         ),
         (
             "pack survival",
-            fmt(before.pack_survival / max(before.episodes, 1), ".2f"),
-            fmt(after.pack_survival / max(after.episodes, 1), ".2f"),
+            fmt(before.pack_survival / max(before.fights, 1), ".2f"),
+            fmt(after.pack_survival / max(after.fights, 1), ".2f"),
         ),
+    ]
+    if path == "pack":
+        rows += [
+            ("monsters asked about", str(before.requests), str(after.requests)),
+            (
+                "decided by the model (pack action)",
+                _share(before.decisions, before.requests),
+                _share(after.decisions, after.requests),
+            ),
+            (
+                "answered 255 -> traditional AI",
+                _share(before.answered_traditional, before.requests),
+                _share(after.answered_traditional, after.requests),
+            ),
+            (
+                "missed deadline -> traditional AI",
+                _share(before.missed, before.requests),
+                _share(after.missed, after.requests),
+            ),
+        ]
+    else:
+        rows += [
+            ("gateway requests", str(before.requests), str(after.requests)),
+            (
+                "answered by the model (0-9)",
+                _share(before.decisions, before.requests),
+                _share(after.decisions, after.requests),
+            ),
+            (
+                "answered 255 -> traditional AI",
+                _share(before.answered_traditional, before.requests),
+                _share(after.answered_traditional, after.requests),
+            ),
+            (
+                "no answer in 15 ms -> traditional AI",
+                _share(before.missed, before.requests),
+                _share(after.missed, after.requests),
+            ),
+        ]
+    rows += [
         (
-            "decision latency p50 (ms)",
+            "answer latency p50 (ms)",
             fmt(percentile(before.latencies_ms, 50), ".2f"),
             fmt(percentile(after.latencies_ms, 50), ".2f"),
         ),
         (
-            "decision latency p99 (ms)",
+            "answer latency p99 (ms)",
             fmt(percentile(before.latencies_ms, 99), ".2f"),
             fmt(percentile(after.latencies_ms, 99), ".2f"),
         ),
-        ("pack decisions used", str(before.decisions), str(after.decisions)),
-        ("missed deadlines (monsters)", str(before.missed), str(after.missed)),
-        ("legacy gateway requests", str(before.gateway_requests), str(after.gateway_requests)),
-        ("legacy answered within 15 ms", _share(before), _share(after)),
-        ("signals sent", str(before.signals_sent), str(after.signals_sent)),
-        ("episodes recorded", str(before.episodes_recorded), str(after.episodes_recorded)),
         (
             "model",
             ",".join(sorted(before.model_versions)) or "-",
             ",".join(sorted(after.model_versions)) or "-",
         ),
     ]
+    return [(f"  {name}", a, b) for name, a, b in rows]
+
+
+def summary_table(
+    before: PhaseStats, after: PhaseStats, trained: dict[str, str], db: dict[str, Any]
+) -> str:
+    rows: list[tuple[str, str, str]] = [
+        ("pack path (ml.request_pack_actions)", "", ""),
+        *_path_rows("pack", before.pack, after.pack),
+        ("legacy path (ai_requests / ai_responses)", "", ""),
+        *_path_rows("legacy", before.legacy, after.legacy),
+        ("signals sent", str(before.signals_sent), str(after.signals_sent)),
+        ("pack episodes recorded", str(before.episodes_recorded), str(after.episodes_recorded)),
+    ]
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'':<{width}}  {'untrained':>14}  {'trained':>14}"]
-    lines += [f"{name:<{width}}  {a:>14}  {b:>14}" for name, a, b in rows]
+    cell = max(len(v) for r in rows for v in (*r[1:], "untrained"))
+    lines = [f"{'':<{width}}  {'untrained':>{cell}}  {'trained':>{cell}}"]
+    lines += [f"{name:<{width}}  {a:>{cell}}  {b:>{cell}}" for name, a, b in rows]
     lines.append("")
-    for key, value in db.items():
+    for key, value in {**trained, **db}.items():
         lines.append(f"{key:<{width}}  {value}")
     return "\n".join(lines)
-
-
-def _share(stats: PhaseStats) -> str:
-    if not stats.gateway_requests:
-        return "-"
-    answered = stats.gateway_requests - stats.gateway_missed
-    return f"{100 * answered / stats.gateway_requests:.1f} %"
 
 
 def database_figures(admin_url: str) -> dict[str, Any]:
@@ -209,6 +317,7 @@ def database_figures(admin_url: str) -> dict[str, Any]:
             ("signal activity", "demo_signal_activity"),
             ("packs", "demo_pack_counts"),
             ("jobs by status", "demo_jobs_by_status"),
+            ("gateway states vs the contract", "demo_contract_violations"),
         ):
             rows = conn.execute(query(sql).encode()).fetchall()
             figures[name] = ", ".join(f"{k}={v}" for k, v in rows) or "-"
@@ -226,18 +335,22 @@ def write_png(game: GameServer, path: Path, marks: dict[str, float]) -> None:
     t0 = marks.get("phase one", game.timeline[0]["t"])
     t = [p["t"] - t0 for p in game.timeline]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    top.plot(t, [100 * p["win_rate"] for p in game.timeline], marker="o", ms=3)
-    top.set_ylabel("pack win rate (%), 5 s windows")
+    for key, label in (("pack", "pack path"), ("legacy", "legacy path")):
+        top.plot(
+            t, [100 * p[f"{key}_win_rate"] for p in game.timeline], marker="o", ms=3, label=label
+        )
+        bottom.plot(t, [p[f"{key}_p50_ms"] for p in game.timeline], marker="o", ms=3, label=label)
+    top.set_ylabel("win rate (%), 5 s windows")
     top.set_ylim(0, 100)
-    bottom.plot(t, [p["p50_ms"] for p in game.timeline], color="tab:orange", marker="o", ms=3)
-    bottom.set_ylabel("decision latency p50 (ms)")
+    top.legend(loc="lower right", fontsize=8)
+    bottom.set_ylabel("answer latency p50 (ms)")
     bottom.set_xlabel("seconds since phase one began")
     for k, (label, at) in enumerate(marks.items()):
         for axis in (top, bottom):
             axis.axvline(at - t0, color="grey", ls="--", lw=1)
         # Labels on alternating heights: "deployed" and "phase two" are seconds apart.
         top.annotate(label, (at - t0, 98 - 8 * (k % 2)), fontsize=8, va="top")
-    fig.suptitle("ragnarok-ml demo: untrained -> trained pack actor")
+    fig.suptitle("ragnarok-ml demo: untrained -> trained pack actor and combat policy")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -290,6 +403,35 @@ def check_cookbook(admin_url: str) -> list[str]:
     return failures
 
 
+async def train_one(
+    game: GameServer,
+    admin_url: str,
+    config: dict[str, Any],
+    label: str,
+    stats: PhaseStats,
+) -> tuple[str, dict[str, Any]] | None:
+    """One training job to its end; its version and result, or None when it did not finish."""
+    job_id, job = await train_while_fighting(game, admin_url, config, label, stats)
+    if job["status"] != "done":
+        print(f"training job {job_id} ended {job['status']}: {job['error']}")
+        return None
+    result: dict[str, Any] = job["result"] or {}
+    print(
+        f"training job {job_id} done: {result.get('updates')} updates, "
+        f"{result.get('env_steps')} simulator steps, held-out win rate "
+        f"{fmt(100 * float(result.get('eval_win_rate', math.nan)))} %"
+    )
+    return f"job{job_id}", result
+
+
+def _held_out(result: dict[str, Any], seconds: float) -> str:
+    win = fmt(100 * float(result.get("eval_win_rate", math.nan)))
+    return (
+        f"{win} % held-out win rate in the simulator, {result.get('updates')} updates, "
+        f"{result.get('env_steps')} steps, budget {seconds:.0f} s"
+    )
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
     print("== the database ==")
@@ -299,41 +441,70 @@ async def run_demo(args: argparse.Namespace) -> int:
     worker = start_worker(OUT_DIR / "worker.log")
     try:
         version0 = deploy_untrained(settings.admin_url, run_tag)
-        print(f"deployed an untrained actor for every archetype: version {version0}")
+        print(
+            "deployed an untrained pack actor and combat policy for every archetype: "
+            f"version {version0}"
+        )
         game = GameServer(settings.game_url, n_fights=args.fights, legacy_share=args.legacy_share)
         await game.connect()
         try:
             warm = PhaseStats("warm-up")
-            await wait_for_version(game, version0, warm, limit_s=60)
-            print(
-                f"\n== phase one: {args.phase_seconds:.0f} s of fights with the untrained actor =="
-            )
+            await wait_for_versions(game, version0, version0, warm, limit_s=60)
+            print(f"\n== phase one: {args.phase_seconds:.0f} s of fights, untrained models ==")
             marks = {"phase one": time.monotonic()}
             before = await game.run_for(args.phase_seconds, PhaseStats("untrained"))
-            print(f"   {before.episodes} fights, win rate {fmt(100 * before.win_rate)} %")
-            print(f"\n== training: MAPPO on the simulator, at most {args.train_seconds:.0f} s ==")
+            print(
+                f"   pack path {before.pack.fights} fights, win rate "
+                f"{fmt(100 * before.pack.win_rate)} %; legacy path {before.legacy.fights} fights, "
+                f"win rate {fmt(100 * before.legacy.win_rate)} %"
+            )
             marks["training"] = time.monotonic()
             during = PhaseStats("training")
-            job_id, job = await train_while_fighting(
-                game, settings.admin_url, args.train_seconds, during
-            )
-            if job["status"] != "done":
-                print(f"training job {job_id} ended {job['status']}: {job['error']}")
-                return 1
-            result = job["result"] or {}
-            version1 = f"job{job_id}"
-            print(
-                f"training job {job_id} done: {result.get('updates')} updates, "
-                f"{result.get('env_steps')} simulator steps, held-out win rate "
-                f"{fmt(100 * float(result.get('eval_win_rate', math.nan)))} %"
-            )
+            trained: dict[str, str] = {}
+            versions: dict[str, str] = {}
+            for model_type, config, seconds, label in (
+                (
+                    PACK_MODEL,
+                    pack_training_config(args.pack_train_seconds),
+                    args.pack_train_seconds,
+                    "pack actor",
+                ),
+                (
+                    COMBAT_MODEL,
+                    combat_training_config(args.combat_train_seconds),
+                    args.combat_train_seconds,
+                    "combat policy",
+                ),
+            ):
+                print(
+                    f"\n== training the {label}: MAPPO on the contract simulator, "
+                    f"at most {seconds:.0f} s =="
+                )
+                done = await train_one(game, settings.admin_url, config, label, during)
+                if done is None:
+                    return 1
+                versions[model_type], result = done
+                trained[f"{label} ({versions[model_type]})"] = _held_out(result, seconds)
             with connect_raw(settings.admin_url, autocommit=True) as conn:
-                conn.execute(query("demo_deploy_version").encode(), (version1,))
-            print(f"UPDATE ml_models SET is_deployed = true WHERE version = '{version1}' ...")
+                for version in versions.values():
+                    conn.execute(query("demo_deploy_version").encode(), (version,))
+                    print(
+                        f"UPDATE ml_models SET is_deployed = true WHERE version = '{version}' ..."
+                    )
             marks["deployed"] = time.monotonic()
-            took = await wait_for_version(game, version1, during, limit_s=60)
-            print(f"the worker hot-reloaded it; first decision from {version1} after {took:.1f} s")
-            print(f"\n== phase two: {args.phase_seconds:.0f} s of fights with the trained actor ==")
+            took, served = await wait_for_versions(
+                game, versions[PACK_MODEL], versions[COMBAT_MODEL], during, limit_s=60
+            )
+            if served:
+                print(
+                    f"the worker hot-reloaded both; both paths answer from them after {took:.1f} s"
+                )
+            else:
+                print(
+                    f"after {took:.0f} s, pack answers from {sorted(during.pack.model_versions)}, "
+                    f"gateway answers from {sorted(during.legacy.model_versions)}"
+                )
+            print(f"\n== phase two: {args.phase_seconds:.0f} s of fights, trained models ==")
             marks["phase two"] = time.monotonic()
             after = await game.run_for(args.phase_seconds, PhaseStats("trained"))
             figures = database_figures(settings.admin_url)  # before the packs leave the maps
@@ -341,10 +512,10 @@ async def run_demo(args: argparse.Namespace) -> int:
         finally:
             await game.close()
         print("\n== summary (every figure from this run) ==")
-        print(summary_table(before, after, figures))
+        print(summary_table(before, after, trained, figures))
         png = OUT_DIR / "demo.png"
         write_png(game, png, marks)
-        print(f"\nchart: {png} (win rate and decision latency over time)")
+        print(f"\nchart: {png} (win rates and answer latency of both paths over time)")
         failures = check_cookbook(settings.admin_url)
         print("\n== look inside with psql ==")
         print('   bash scripts/db_server.sh psql        (or psql "$DATABASE_URL")')
@@ -368,7 +539,16 @@ def main(argv: list[str] | None = None) -> int:
         "--phase-seconds", type=float, default=float(os.environ.get("DEMO_PHASE_SECONDS", 60))
     )
     parser.add_argument(
-        "--train-seconds", type=float, default=float(os.environ.get("DEMO_TRAIN_SECONDS", 240))
+        "--pack-train-seconds",
+        type=float,
+        default=float(os.environ.get("DEMO_PACK_TRAIN_SECONDS", 150)),
+        help="the pack actor's training budget",
+    )
+    parser.add_argument(
+        "--combat-train-seconds",
+        type=float,
+        default=float(os.environ.get("DEMO_COMBAT_TRAIN_SECONDS", 90)),
+        help="the combat policy's training budget",
     )
     parser.add_argument("--fights", type=int, default=int(os.environ.get("DEMO_FIGHTS", 24)))
     parser.add_argument("--legacy-share", type=float, default=0.25)
