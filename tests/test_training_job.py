@@ -21,7 +21,7 @@ from models.training.job import parse_job_config
 from tests.worker_helpers import REPO, wait_until
 
 #: Small enough to finish in seconds on two cores, real in every step (simulator, MAPPO, export).
-TINY = {
+TINY: dict[str, Any] = {
     "ctde": {
         "actor": {"hidden_dim": 16, "dropout": 0.0},
         "critic": {"hidden_dims": [32, 32], "dropout": 0.0},
@@ -87,6 +87,58 @@ def test_unknown_key_in_job_config_names_it() -> None:
         parse_job_config({"ctde": {"actor": {"hidden_dim": "wide"}}})
     with pytest.raises(TrainingConfigError, match="unknown config section"):
         parse_job_config({"optimizer": {}})
+
+
+def test_model_type_shapes_the_actor_and_a_contradiction_is_refused() -> None:
+    """A combat job gets 10 actions, no GRU, no signals (a gateway request carries neither a
+    monster instance nor signals); the pack actor keeps 7 actions; the contract simulator is the
+    default environment. A job that contradicts its model type fails with the key named."""
+    config, settings, _ = parse_job_config({"training": {"model_type": "combat"}})
+    assert (settings.environment, settings.model_type) == ("contract", "combat")
+    c = config.ctde
+    assert (c.action_dim, c.actor.use_gru, c.inference.use_signals) == (10, False, False)
+    config, settings, _ = parse_job_config({})
+    assert (settings.environment, settings.model_type, config.ctde.action_dim) == (
+        "contract",
+        "pack_coordination",
+        7,
+    )
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"training": {"model_type": "combat"}, "ctde": {"actor": {"use_gru": True}}}, "use_gru"),
+        (
+            {"training": {"model_type": "combat"}, "ctde": {"action_dim": 7}},
+            "action_dim must be 10",
+        ),
+        ({"ctde": {"action_dim": 10}}, "action_dim must be 7"),
+        ({"training": {"model_type": "combat", "environment": "pack"}}, "must be 'contract'"),
+        ({"training": {"environment": "arena"}}, "training.environment must be one of"),
+        ({"training": {"model_type": "boss"}}, "training.model_type must be one of"),
+    ]
+    for raw, message in bad:
+        with pytest.raises(TrainingConfigError, match=message):
+            parse_job_config(raw)
+
+
+def test_combat_job_registers_a_ten_action_model_without_recurrent_state(
+    worker_url: str, admin: Any, tmp_path: Path
+) -> None:
+    """The legacy gateway's policy from SQL: trained on the contract simulator's ten primitives,
+    registered as model type 'combat' with 10 actions and no hidden state."""
+    config = {**TINY, "training": {**TINY["training"], "model_type": "combat"}}
+    job = admin.execute(
+        "SELECT ml.submit_training('mage', 'mappo', %s::jsonb)", (json.dumps(config),)
+    ).fetchone()[0]
+    with training_worker(worker_url, tmp_path):
+        assert wait_until(lambda: job_row(admin, job)["status"] in ("done", "failed"), 240)
+    row = job_row(admin, job)
+    assert row["status"] == "done", row["error"]
+    model = admin.execute(
+        "SELECT archetype, model_type, state_dim, signal_dim, action_dim, hidden_dim "
+        "FROM ml_models WHERE id = %s",
+        (row["model_id"],),
+    ).fetchone()
+    assert model == ("mage", "combat", 64, 32, 10, 0)
+    assert list(tmp_path.glob("job_*/mage_combat.onnx"))
 
 
 def test_training_job_from_sql_registers_a_trained_deployable_actor(

@@ -14,7 +14,7 @@ registry trains through `Trainer` itself.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,10 @@ __all__ = ["ActorPolicy", "CTDETrainer", "TrainingHistory", "episode_tensors"]
 
 
 class CTDETrainer(Trainer):
+    """The seed's trainer: MAPPO on the pack simulator, whose figures `evaluate` returns as the
+    seed's EvalSummary. Its settings' `environment` is always "pack"; the product's training
+    jobs train on the contract simulator through `Trainer` (models/training/job.py)."""
+
     def __init__(
         self,
         config: Config | dict[str, Any] | None = None,
@@ -44,6 +48,7 @@ class CTDETrainer(Trainer):
         settings: TrainingSettings | None = None,
         env_factory: EnvFactory | None = None,
     ) -> None:
+        settings = replace(settings or TrainingSettings(), environment="pack")
         super().__init__("mappo", config, settings, env_factory, None, n_agents, device)
         self.n_agents = n_agents
         assert isinstance(self.algorithm, MAPPO)

@@ -10,6 +10,12 @@ algorithm's own hyper-parameters:
      "training": {"total_updates": 200, "time_budget_s": 300, "n_envs": 64},
      "algorithm": {"epsilon_anneal_steps": 50000}}
 
+`training.environment` is "contract" (the game server's state contract, the default) or "pack"
+(the older simulator, for reference); `training.model_type` is "pack_coordination" (the pack actor,
+7 pack actions) or "combat" (the legacy gateway's policy over the 10 executable actions, without
+GRU or signals). The model type sets ctde.action_dim (7 or 10) unless the job sets it, and the
+trained actor is registered under that model type.
+
 An unknown or mistyped key fails the job at once with the key named (no retry).
 """
 
@@ -41,10 +47,11 @@ from models.config import (
 from models.envs.base import Observation
 from models.export.onnx import ExportRejectedError, export_actor
 from models.export.registry import register_actor_sync
-from models.training.loop import Trainer
-from models.training.settings import TrainingSettings
+from models.training.loop import Trainer, check_model_type
+from models.training.settings import ACTION_DIMS, COMBAT, TrainingSettings
 
 JOB_SECTIONS = ("ctde", "advanced", "training", "algorithm")
+MODEL_NAMES = {"pack_coordination": "pack actor", COMBAT: "combat policy"}
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -77,14 +84,28 @@ def parse_job_config(
         defaults = yaml.safe_load(f)
     overrides = {k: v for k, v in raw.items() if k not in ("training", "algorithm")}
     try:
-        config = config_from_dict(_merge(defaults, overrides))
         settings = build_dataclass(TrainingSettings, raw.get("training", {}), "training")
+        # The model type's own shape first (its action count; a combat actor without GRU or
+        # signals), then the job's overrides: one that contradicts it is refused below.
+        shaped = _merge(defaults, model_type_defaults(settings.model_type))
+        config = config_from_dict(_merge(shaped, overrides))
+        check_model_type(config, settings)
         hyperparameters = build_dataclass(
             cls.Hyperparameters, raw.get("algorithm", {}), "algorithm"
         )
     except ValueError as exc:  # ConfigError, or a hyper-parameter's own range check
         raise TrainingConfigError(str(exc)) from None
     return config, settings, hyperparameters
+
+
+def model_type_defaults(model_type: str) -> dict[str, Any]:
+    """The config a model type implies: its action count; a combat actor answers a gateway
+    request, which carries no signals and names no monster instance (no recurrent state)."""
+    ctde: dict[str, Any] = {"action_dim": ACTION_DIMS[model_type]}
+    if model_type == COMBAT:
+        ctde["actor"] = {"use_gru": False}
+        ctde["inference"] = {"use_signals": False}
+    return {"ctde": ctde}
 
 
 class RecordingPolicy(ActorPolicy):
@@ -175,7 +196,8 @@ def run_training_job(
                 exported,
                 archetype=archetype,
                 version=f"job{job.id}",
-                model_name=f"pack actor ({job.algorithm}, job {job.id})",
+                model_name=f"{MODEL_NAMES[settings.model_type]} ({job.algorithm}, job {job.id})",
+                model_type=settings.model_type,
                 training_status="trained",
                 extra_metrics={"training": metrics},
             )
@@ -183,5 +205,5 @@ def run_training_job(
         ]
     model_id = model_ids[0]
     metrics["model_ids"] = model_ids
-    exported.write(Path(job.checkpoint_dir) / f"{job.archetype}_pack_coordination.onnx")
+    exported.write(Path(job.checkpoint_dir) / f"{job.archetype}_{settings.model_type}.onnx")
     return TrainingOutcome(model_id=model_id, result=metrics)

@@ -11,8 +11,9 @@
         every eval_every: deterministic play on held-out seeds; keep the best (best.pt)
         every checkpoint_every: latest.pt (everything an exact resume needs)
 
-The environment is the pack-combat simulator unless `env_factory` builds another
-`models.envs.base.MultiAgentEnv` (a PettingZoo env, an example problem). A checkpoint is one
+The environment is the one `settings.environment` names (the contract simulator by default, the
+pack simulator for reference) unless `env_factory` builds another `models.envs.base.MultiAgentEnv`
+(a PettingZoo env, an example problem). A checkpoint is one
 format for every algorithm (models/training/checkpoints.py): its metadata, the algorithm's state,
 the environment mid-episode (when it pickles) and the loop's counters and history.
 """
@@ -42,9 +43,10 @@ from models.envs.base import (
     concat_episodes,
     evaluate_policy,
 )
+from models.envs.contract_combat.env import ContractCombatEnv
 from models.envs.pack_combat.simulator import PackCombatEnv
 from models.training import checkpoints
-from models.training.settings import TrainingSettings
+from models.training.settings import ACTION_DIMS, COMBAT, TrainingSettings
 
 log = logging.getLogger("models.training.loop")
 
@@ -86,12 +88,14 @@ class Trainer:
             device = "cpu"
         # The algorithm checks its hyper-parameters (a mapping is read as strictly as the YAML).
         cls = algorithm_class(algorithm) if isinstance(algorithm, str) else algorithm
-        # None: the pack-combat simulator, evaluated by win rate (the product's own path).
+        # None: the simulator settings.environment names, evaluated by win rate.
         self.env_factory = env_factory
         torch.manual_seed(self.settings.seed)
         torch.set_num_threads(self.settings.torch_threads)
         self.training_step = 0
         self.env_steps = 0
+        if env_factory is None:
+            check_model_type(config, self.settings)
         self.env = self._make_env(self.settings, self.pack_size_now())
         self.algorithm = cls(config, self.settings, self.env, hyperparameters, n_agents, device)
         # The best evaluation score (a return may be negative, hence -inf).
@@ -111,6 +115,15 @@ class Trainer:
     def _make_env(self, settings: TrainingSettings, pack_size: tuple[int, int]) -> MultiAgentEnv:
         if self.env_factory is not None:
             return self.env_factory(settings)
+        if settings.environment == "contract":
+            return ContractCombatEnv(
+                settings.n_envs,
+                seed=settings.seed,
+                pack_size=pack_size,
+                max_steps=settings.max_steps,
+                team_reward_weight=self.config.ctde.team_reward_weight,
+                action_space="primitives" if settings.model_type == COMBAT else "pack",
+            )
         return PackCombatEnv(
             settings.n_envs,
             pack_size=pack_size,
@@ -313,6 +326,22 @@ class Trainer:
         self.evals_without_improvement = counters["evals_without_improvement"]
         self.history = TrainingHistory(**run["history"])
         return meta
+
+
+def check_model_type(config: Config, settings: TrainingSettings) -> None:
+    """The actor's shape must fit what the run's model type answers and is served with."""
+    c = config.ctde
+    want = ACTION_DIMS[settings.model_type]
+    if c.action_dim != want:
+        raise ValueError(
+            f"a {settings.model_type} actor answers {want} actions: ctde.action_dim must be "
+            f"{want}, got {c.action_dim}"
+        )
+    if settings.model_type == COMBAT and (c.actor.use_gru or c.inference.use_signals):
+        raise ValueError(
+            "a combat actor decides from the gateway's request alone: ctde.actor.use_gru and "
+            "ctde.inference.use_signals must be false"
+        )
 
 
 def mean_of(rows: list[dict[str, float]], key: str) -> float:

@@ -27,8 +27,18 @@ class TrainingSettings:
     """Steps per recurrent chunk: the GRU is re-run over chunks from their stored start state."""
     max_steps: int = 80
     """Time limit of one simulated fight."""
+    environment: str = "contract"
+    """What the run trains on: "contract", the contract simulator (models/envs/contract_combat:
+    every monster sees the game server's 64 floats, docs/contract_combat.md), or "pack", the older
+    pack simulator with its private 64-float layout (docs/simulator.md), kept for reference."""
+    model_type: str = "pack_coordination"
+    """What is trained, and the ml_models.model_type it is registered as: "pack_coordination",
+    the pack actor (7 pack actions; on the contract simulator each runs through its recipe over
+    the ten primitives, docs/pack_recipes.md), or "combat", the legacy gateway's policy over the
+    game server's 10 executable actions (contract simulator only; no recurrent state, no
+    signals: a gateway request carries neither)."""
     scenario: str = "standard"
-    """Simulator scenario (models/envs/pack_combat/rules.py SCENARIOS)."""
+    """Pack-simulator scenario (models/envs/pack_combat/rules.py SCENARIOS); environment "pack"."""
     eval_every: int = 10
     """Updates between deterministic evaluations on held-out seeds."""
     eval_episodes: int = 200
@@ -47,3 +57,27 @@ class TrainingSettings:
     torch_threads: int = 1
     """Intra-op threads for torch. The networks are small: one thread avoids the spin-wait
     contention that made updates 10x slower on a busy 2-core machine (measured)."""
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"training.environment must be one of {', '.join(ENVIRONMENTS)}, "
+                f"got {self.environment!r}"
+            )
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(
+                f"training.model_type must be one of {', '.join(MODEL_TYPES)}, "
+                f"got {self.model_type!r}"
+            )
+        if self.model_type == COMBAT and self.environment != "contract":
+            raise ValueError(
+                "training.model_type 'combat' trains on the contract simulator: "
+                "training.environment must be 'contract'"
+            )
+
+
+ENVIRONMENTS = ("contract", "pack")
+PACK_MODEL, COMBAT = "pack_coordination", "combat"
+MODEL_TYPES = (PACK_MODEL, COMBAT)
+#: Actions each model type answers: the seven pack actions, the game server's ten primitives.
+ACTION_DIMS = {PACK_MODEL: 7, COMBAT: 10}
