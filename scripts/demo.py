@@ -3,7 +3,7 @@
 1. The database is up and migrated (make db); the worker starts (`python -m worker`).
 2. Untrained models are registered and deployed for every archetype (the ML engineer's first day):
    a pack actor (7 pack actions, GRU) for pack requests and a combat policy (the game server's 10
-   primitive actions, no GRU, no signals) for the legacy gateway.
+   primitive actions and DEFER to its traditional AI, no GRU, no signals) for the legacy gateway.
 3. Phase one: a game server (scripts/game_server.py) plays fights of the contract simulator on
    several maps through the SQL contract only, on a 100 ms tick: most as packs
    (ml.request_pack_actions, answered pack actions run through their recipes), a quarter through
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from config.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
 from config.queries import connect_raw, query
 from config.settings import load_settings
 from scripts.game_server import GameServer, PathStats, PhaseStats
@@ -41,7 +42,7 @@ from scripts.health import print_health
 
 ARCHETYPES = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
 OUT_DIR = Path("runs/demo")
-PACK_MODEL, COMBAT_MODEL = "pack_coordination", "combat"
+PACK_MODEL, COMBAT_MODEL = PACK_COORDINATION, COMBAT
 
 
 def _networks() -> dict[str, Any]:
@@ -75,8 +76,9 @@ def pack_training_config(seconds: float) -> dict[str, Any]:
 
 
 def combat_training_config(seconds: float) -> dict[str, Any]:
-    """The combat policy's job: MAPPO on the contract simulator over the ten primitives, for the
-    legacy gateway (the model type leaves out the GRU and the signals; not set here)."""
+    """The combat policy's job: MAPPO on the contract simulator over the ten primitives and DEFER
+    (the traditional AI, answered 255), for the legacy gateway (the model type leaves out the
+    GRU and the signals; not set here)."""
     return {
         "ctde": _networks(),
         "advanced": {"curriculum_learning": False},
@@ -115,7 +117,9 @@ def deploy_untrained(admin_url: str, run_tag: str) -> str:
 
     torch.manual_seed(0)
     pack_actor = DecentralizedActor(hidden_dim=64, dropout=0.0).eval()
-    combat = DecentralizedActor(action_dim=10, use_gru=False, hidden_dim=64, dropout=0.0).eval()
+    combat = DecentralizedActor(
+        action_dim=ACTION_DIMS[COMBAT], use_gru=False, hidden_dim=64, dropout=0.0
+    ).eval()
     version = f"untrained-{run_tag}"
     with connect_raw(admin_url) as conn:
         for model_type, actor in ((PACK_MODEL, pack_actor), (COMBAT_MODEL, combat)):

@@ -1,4 +1,5 @@
-"""The legacy gateway served by a `combat` model (the game server's 10 executable actions) and, for
+"""The legacy gateway served by a `combat` model (the game server's 10 executable actions and DEFER,
+answered 255) and, for
 an archetype without one, by the pack actor through ml.legacy_action_map: real PostgreSQL, real
 exported ONNX files from the registry, a real worker process, the gateway's own INSERT and poll.
 
@@ -15,8 +16,10 @@ import numpy as np
 import onnxruntime as ort
 import psycopg
 import pytest
+import torch
 
-from models.export.onnx import export_fp32, session
+from config.model_types import ACTION_DIMS, COMBAT, DEFER
+from models.export.onnx import export_actor, export_fp32, session
 from models.export.registry import RegistrationError, fetch_onnx_sync, register_actor_sync
 from models.networks.ctde import DecentralizedActor
 from tests.ctde_helpers import SMALL_HIDDEN, small_export
@@ -31,6 +34,7 @@ from tests.worker_helpers import (
     wait_until,
     worker_process,
 )
+from worker.decide import DEFERRED
 
 PACK = [1001, 1002, 1003, 1004, 1005]
 #: A legacy request's monster_id is the mob's type id: every Poring sends 1002.
@@ -131,12 +135,14 @@ def test_a_gateway_request_is_answered_by_the_archetypes_combat_model(
     for request, answer in answered:
         feeds = {"state": stored_state(admin, request), "signals": SIGNALS}
         [[probs]] = combat_file.run(None, feeds)  # one output, one row
-        assert probs.shape == (10,)
-        assert answer["action"] == int(probs.argmax())
-        assert 0 <= answer["action"] <= 9
-        assert answer["confidence"] == pytest.approx(float(probs.max()), rel=1e-5)
+        assert probs.shape == (11,)
+        chosen = int(probs.argmax())
+        if chosen == DEFER:  # the model leaves it to the traditional AI
+            assert (answer["action"], answer["reason"], answer["confidence"]) == (255, DEFERRED, 0)
+        else:
+            assert (answer["action"], answer["reason"]) == (chosen, None)
+            assert answer["confidence"] == pytest.approx(float(probs.max()), rel=1e-5)
         assert answer["version"] == "c1"
-        assert answer["reason"] is None
     statuses = admin.execute(
         "SELECT DISTINCT status FROM ml.ai_requests WHERE request_id = ANY(%s)",
         ([r for r, _ in answered],),
@@ -233,9 +239,9 @@ def test_an_unfit_combat_model_is_refused_with_its_reason_and_the_previous_one_s
     on its ml_models row, and gateway requests are still answered by c1. The registry refuses
     both shapes before they are written."""
     deploy_actor(db_url, "aggressive", "c1", combat_export(), model_type="combat")
-    gru_combat = DecentralizedActor(action_dim=10, hidden_dim=SMALL_HIDDEN, use_gru=True).eval()
+    gru_combat = DecentralizedActor(action_dim=11, hidden_dim=SMALL_HIDDEN, use_gru=True).eval()
     with psycopg.connect(db_url) as conn:
-        with pytest.raises(RegistrationError, match="answers 10 actions, this export 7"):
+        with pytest.raises(RegistrationError, match="answers 11 actions, this export 7"):
             register_actor_sync(
                 conn, small_export(), archetype="aggressive", version="x", model_type="combat"
             )
@@ -249,8 +255,8 @@ def test_an_unfit_combat_model_is_refused_with_its_reason_and_the_previous_one_s
         before = answer_of(game, admin, gateway_insert(game, PORING, states[0]), timeout_s=30)
         assert before["version"] == "c1"
         unfit_models = (
-            ("c2", small_export().onnx_fp32, 7, "width 7, expected 10 combat actions", states[1]),
-            ("c3", export_fp32(gru_combat), 10, "has a recurrent input 'hidden'", states[2]),
+            ("c2", small_export().onnx_fp32, 7, "width 7, expected 11 combat actions", states[1]),
+            ("c3", export_fp32(gru_combat), 11, "has a recurrent input 'hidden'", states[2]),
         )  # fmt: skip
         for version, onnx_fp32, action_dim, reason, state in unfit_models:
             unfit = insert_combat_row(admin, version, onnx_fp32, action_dim)
@@ -258,7 +264,7 @@ def test_an_unfit_combat_model_is_refused_with_its_reason_and_the_previous_one_s
             assert reason in (load_error(admin, unfit) or "")
             after = answer_of(game, admin, gateway_insert(game, PORING, state))
             assert after["version"] == "c1"
-            assert 0 <= after["action"] <= 9
+            assert 0 <= after["action"] <= 9 or after["action"] == 255
 
 
 def test_deploying_a_combat_model_leaves_pack_jobs_as_they_were(
@@ -291,3 +297,31 @@ def test_deploying_a_combat_model_leaves_pack_jobs_as_they_were(
         assert actions == probs.argmax(axis=1).tolist()
         assert confidences == pytest.approx(probs.max(axis=1).tolist(), rel=1e-5)
         assert version == "1.0"
+
+
+def test_a_combat_model_that_defers_answers_255_with_the_reason(
+    db_url: str, worker_url: str, game: Any, admin: Any
+) -> None:
+    """(f) DEFER, the combat model's eleventh output: a model whose DEFER logit dominates answers
+    every gateway request 255 (the game server runs its traditional AI), with its version and the
+    reason on the response; like every 255 answer, confidence 0 (the model's own probability of
+    deferring stays on the job row)."""
+    torch.manual_seed(2)
+    actor = DecentralizedActor(
+        action_dim=ACTION_DIMS[COMBAT], hidden_dim=SMALL_HIDDEN, use_gru=False
+    ).eval()
+    with torch.no_grad():
+        head = actor.decision[-1]
+        assert isinstance(head, torch.nn.Linear)
+        head.bias[DEFER] = 20.0
+    deploy_actor(
+        db_url, "aggressive", "d1", export_actor(actor, agreement_samples=512), model_type="combat"
+    )
+    with worker_process(worker_url, extra_env=CPU_ONLY):
+        answers = [
+            answer_of(game, admin, gateway_insert(game, PORING, state), timeout_s=30)
+            for state in random_states(16, 3)
+        ]
+    for answer in answers:
+        assert (answer["action"], answer["reason"], answer["version"]) == (255, DEFERRED, "d1")
+        assert answer["confidence"] == 0

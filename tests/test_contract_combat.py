@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from config.model_types import DEFER
 from models.config import config_from_dict, default_config
 from models.envs.base import MultiAgentEnv, SupportsPackSize, evaluate_policy
 from models.envs.contract_combat.encode import encode
@@ -24,7 +25,7 @@ from models.envs.contract_combat.execute import (
     SKILL_1,
     SKILL_3,
 )
-from models.envs.contract_combat.traditional import TraditionalPolicy
+from models.envs.contract_combat.traditional import TraditionalPolicy, traditional_actions
 from models.envs.contract_combat.units import (
     BLESSING,
     DAMAGE,
@@ -444,6 +445,32 @@ def test_a_seed_fixes_the_trajectory() -> None:
     for a, b in zip(run(1), run(1), strict=True):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(run(1), run(2), strict=True))
+
+
+def test_defer_is_the_traditional_ai() -> None:
+    """The combat action space's eleventh action: a step where every monster DEFERs is the step
+    the primitives space takes with the traditional AI's actions (computed from the same world
+    with the wandering draw the step makes), so a seed gives the same fight; the share of
+    deferred actions is reported."""
+    combat = ContractCombatEnv(16, seed=4, action_space="combat")
+    plain = ContractCombatEnv(16, seed=4)
+    obs_c, obs_p = combat.reset(), plain.reset()
+    assert obs_c.action_mask.shape == (16, 5, 11)
+    finished = []
+    for _ in range(120):
+        peek = np.random.default_rng()
+        peek.bit_generator.state = plain._rng.bit_generator.state
+        peek.uniform(-1.0, 1.0, (16, 5, 2))  # the step's first draw (wandering), then its rolls
+        roll = peek.random((16, 5))
+        traditional = traditional_actions(plain.monsters, plain.players, obs_p.agent_mask, roll)
+        obs_c, res_c = combat.step(np.where(obs_c.agent_mask, DEFER, 0))
+        obs_p, res_p = plain.step(traditional)
+        np.testing.assert_array_equal(obs_c.local_obs, obs_p.local_obs)
+        np.testing.assert_array_equal(res_c.agent_rewards, res_p.agent_rewards)
+        if res_c.episodes is not None:
+            finished.append(res_c.episodes.extra["deferred_rate"])
+    assert finished
+    assert all((rate == 1.0).all() for rate in finished)
 
 
 def test_the_protocol_and_shapes() -> None:

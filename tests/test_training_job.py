@@ -90,13 +90,14 @@ def test_unknown_key_in_job_config_names_it() -> None:
 
 
 def test_model_type_shapes_the_actor_and_a_contradiction_is_refused() -> None:
-    """A combat job gets 10 actions, no GRU, no signals (a gateway request carries neither a
-    monster instance nor signals); the pack actor keeps 7 actions; the contract simulator is the
-    default environment. A job that contradicts its model type fails with the key named."""
+    """A combat job gets 11 actions (the 10 primitives and DEFER), no GRU, no signals (a gateway
+    request carries neither a monster instance nor signals); the pack actor keeps 7 actions; the
+    contract simulator is the default environment. A job that contradicts its model type fails
+    with the key named."""
     config, settings, _ = parse_job_config({"training": {"model_type": "combat"}})
     assert (settings.environment, settings.model_type) == ("contract", "combat")
     c = config.ctde
-    assert (c.action_dim, c.actor.use_gru, c.inference.use_signals) == (10, False, False)
+    assert (c.action_dim, c.actor.use_gru, c.inference.use_signals) == (11, False, False)
     config, settings, _ = parse_job_config({})
     assert (settings.environment, settings.model_type, config.ctde.action_dim) == (
         "contract",
@@ -107,9 +108,9 @@ def test_model_type_shapes_the_actor_and_a_contradiction_is_refused() -> None:
         ({"training": {"model_type": "combat"}, "ctde": {"actor": {"use_gru": True}}}, "use_gru"),
         (
             {"training": {"model_type": "combat"}, "ctde": {"action_dim": 7}},
-            "action_dim must be 10",
+            "action_dim must be 11",
         ),
-        ({"ctde": {"action_dim": 10}}, "action_dim must be 7"),
+        ({"ctde": {"action_dim": 11}}, "action_dim must be 7"),
         ({"training": {"model_type": "combat", "environment": "pack"}}, "must be 'contract'"),
         ({"training": {"environment": "arena"}}, "training.environment must be one of"),
         ({"training": {"model_type": "boss"}}, "training.model_type must be one of"),
@@ -119,11 +120,11 @@ def test_model_type_shapes_the_actor_and_a_contradiction_is_refused() -> None:
             parse_job_config(raw)
 
 
-def test_combat_job_registers_a_ten_action_model_without_recurrent_state(
+def test_combat_job_registers_an_eleven_output_model_without_recurrent_state(
     worker_url: str, admin: Any, tmp_path: Path
 ) -> None:
-    """The legacy gateway's policy from SQL: trained on the contract simulator's ten primitives,
-    registered as model type 'combat' with 10 actions and no hidden state."""
+    """The legacy gateway's policy from SQL: trained on the contract simulator's ten primitives
+    and DEFER, registered as model type 'combat' with 11 outputs and no hidden state."""
     config = {**TINY, "training": {**TINY["training"], "model_type": "combat"}}
     job = admin.execute(
         "SELECT ml.submit_training('mage', 'mappo', %s::jsonb)", (json.dumps(config),)
@@ -137,7 +138,7 @@ def test_combat_job_registers_a_ten_action_model_without_recurrent_state(
         "FROM ml_models WHERE id = %s",
         (row["model_id"],),
     ).fetchone()
-    assert model == ("mage", "combat", 64, 32, 10, 0)
+    assert model == ("mage", "combat", 64, 32, 11, 0)
     assert list(tmp_path.glob("job_*/mage_combat.onnx"))
 
 

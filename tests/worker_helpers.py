@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 import torch
 
+from config.model_types import ACTION_DIMS, COMBAT
 from models.export.onnx import ExportedActor, export_actor
 from models.export.registry import register_actor_sync
 from models.networks.ctde import DecentralizedActor
@@ -27,9 +28,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @cache
 def combat_actor() -> DecentralizedActor:
-    """A seeded combat policy: the game server's 10 actions, no GRU, a narrow hidden width."""
+    """A seeded combat policy: the game server's 10 actions and DEFER, no GRU, narrow."""
     torch.manual_seed(1)
-    return DecentralizedActor(action_dim=10, hidden_dim=SMALL_HIDDEN, use_gru=False).eval()
+    return DecentralizedActor(
+        action_dim=ACTION_DIMS[COMBAT], hidden_dim=SMALL_HIDDEN, use_gru=False
+    ).eval()
 
 
 @cache

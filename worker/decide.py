@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from config.model_types import DEFER, TRADITIONAL_AI
 from plpython import coordination
 from worker.pgarrays import ArrayFormatError, packed_float32
 from worker.sessions import PACK_MODEL, SIGNAL_DIM, STATE_DIM, ActorPool, ActorSession
 from worker.store import Answer, ClaimedJob, Decisions
 
-TRADITIONAL_AI = 255
+#: Why a gateway request a combat model answered got 255.
+DEFERRED = "the combat model leaves it to the traditional AI"
 ARCHETYPES = frozenset({"aggressive", "defensive", "support", "mage", "tank", "ranged"})
 
 
@@ -230,8 +232,13 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
             rows, probs = rows[finite], probs[finite]
         chosen = probs.argmax(axis=1)
-        actions[rows] = chosen
         confidence[rows] = probs[np.arange(len(rows)), chosen]
+        if combat:
+            # DEFER: the combat model leaves the monster to the game server's own AI (255).
+            deferred = chosen == DEFER
+            reasons.update(dict.fromkeys(rows[deferred].tolist(), DEFERRED))
+            chosen = np.where(deferred, TRADITIONAL_AI, chosen)
+        actions[rows] = chosen
 
     if total:
         states = np.concatenate([p.states for p in parsed])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
+from config.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
 from worker.hidden_states import HiddenStates
 from worker.store import DeployedModel, DeployedVersion, JobStore
 
@@ -25,11 +26,8 @@ log = logging.getLogger("worker.sessions")
 
 STATE_DIM = 64
 SIGNAL_DIM = 32
-PACK_MODEL = "pack_coordination"
-COMBAT_MODEL = "combat"
-#: The width of each served model type's output: the 7 pack actions; the game server's 10
-#: executable actions (IDLE ... FLEE, docs/state_contract.md), which are the legacy action ids.
-ACTION_DIMS = {PACK_MODEL: 7, COMBAT_MODEL: 10}
+PACK_MODEL = PACK_COORDINATION
+COMBAT_MODEL = COMBAT
 
 
 class ModelRefusedError(ValueError):

@@ -23,14 +23,12 @@ import asyncpg
 import psycopg
 from psycopg.rows import dict_row
 
+from config.model_types import ACTION_DIMS, GATEWAY_TYPES, PACK_COORDINATION
 from config.queries import query
 from models.export.onnx import PRECISIONS, ExportedActor
 
 ARCHETYPES = ("aggressive", "defensive", "support", "mage", "tank", "ranged")
-MODEL_TYPE = "pack_coordination"
-COMBAT_MODEL_TYPE = "combat"
-#: The actions each model type the worker serves answers (its output width).
-ACTION_DIMS = {MODEL_TYPE: 7, COMBAT_MODEL_TYPE: 10}
+MODEL_TYPE = PACK_COORDINATION
 NETWORK_TYPE = "ctde"
 
 
@@ -135,7 +133,7 @@ def check_model_type(exported: ExportedActor, model_type: str) -> None:
         raise RegistrationError(
             f"a {model_type} model answers {actions} actions, this export {exported.action_dim}"
         )
-    if model_type == COMBAT_MODEL_TYPE and exported.hidden_dim:
+    if model_type in GATEWAY_TYPES and exported.hidden_dim:
         raise RegistrationError(
             "a combat model decides from the gateway request alone: no recurrent state "
             f"(this export has hidden_dim {exported.hidden_dim})"

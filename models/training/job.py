@@ -12,8 +12,9 @@ algorithm's own hyper-parameters:
 
 `training.environment` is "contract" (the game server's state contract, the default) or "pack"
 (the older simulator, for reference); `training.model_type` is "pack_coordination" (the pack actor,
-7 pack actions) or "combat" (the legacy gateway's policy over the 10 executable actions, without
-GRU or signals). The model type sets ctde.action_dim (7 or 10) unless the job sets it, and the
+7 pack actions) or "combat" (the legacy gateway's policy over the 10 executable actions and DEFER,
+without GRU or signals; config/model_types.py). The model type sets ctde.action_dim (7 or 11)
+unless the job sets it, and the
 trained actor is registered under that model type.
 
 An unknown or mistyped key fails the job at once with the key named (no retry).
@@ -30,6 +31,7 @@ import numpy as np
 import psycopg
 import yaml
 
+from config.model_types import ACTION_DIMS, COMBAT, GATEWAY_TYPES, PACK_COORDINATION
 from config.training_jobs import (
     ProgressReporter,
     TrainingConfigError,
@@ -48,10 +50,10 @@ from models.envs.base import Observation
 from models.export.onnx import ExportRejectedError, export_actor
 from models.export.registry import register_actor_sync
 from models.training.loop import Trainer, check_model_type
-from models.training.settings import ACTION_DIMS, COMBAT, TrainingSettings
+from models.training.settings import TrainingSettings
 
 JOB_SECTIONS = ("ctde", "advanced", "training", "algorithm")
-MODEL_NAMES = {"pack_coordination": "pack actor", COMBAT: "combat policy"}
+MODEL_NAMES = {PACK_COORDINATION: "pack actor", COMBAT: "combat policy"}
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def model_type_defaults(model_type: str) -> dict[str, Any]:
     """The config a model type implies: its action count; a combat actor answers a gateway
     request, which carries no signals and names no monster instance (no recurrent state)."""
     ctde: dict[str, Any] = {"action_dim": ACTION_DIMS[model_type]}
-    if model_type == COMBAT:
+    if model_type in GATEWAY_TYPES:
         ctde["actor"] = {"use_gru": False}
         ctde["inference"] = {"use_signals": False}
     return {"ctde": ctde}

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from config.model_types import ACTION_DIMS, COMBAT, GATEWAY_TYPES
 from models.algorithms.base import Algorithm
 from models.algorithms.registry import algorithm_class
 from models.config import Config, config_from_dict, default_config
@@ -46,7 +47,7 @@ from models.envs.base import (
 from models.envs.contract_combat.env import ContractCombatEnv
 from models.envs.pack_combat.simulator import PackCombatEnv
 from models.training import checkpoints
-from models.training.settings import ACTION_DIMS, COMBAT, TrainingSettings
+from models.training.settings import TrainingSettings
 
 log = logging.getLogger("models.training.loop")
 
@@ -122,7 +123,7 @@ class Trainer:
                 pack_size=pack_size,
                 max_steps=settings.max_steps,
                 team_reward_weight=self.config.ctde.team_reward_weight,
-                action_space="primitives" if settings.model_type == COMBAT else "pack",
+                action_space="combat" if settings.model_type == COMBAT else "pack",
             )
         return PackCombatEnv(
             settings.n_envs,
@@ -337,7 +338,7 @@ def check_model_type(config: Config, settings: TrainingSettings) -> None:
             f"a {settings.model_type} actor answers {want} actions: ctde.action_dim must be "
             f"{want}, got {c.action_dim}"
         )
-    if settings.model_type == COMBAT and (c.actor.use_gru or c.inference.use_signals):
+    if settings.model_type in GATEWAY_TYPES and (c.actor.use_gru or c.inference.use_signals):
         raise ValueError(
             "a combat actor decides from the gateway's request alone: ctde.actor.use_gru and "
             "ctde.inference.use_signals must be false"

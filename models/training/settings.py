@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from config.model_types import ACTION_DIMS, COMBAT
+
 
 @dataclass(frozen=True)
 class TrainingSettings:
@@ -35,8 +37,9 @@ class TrainingSettings:
     """What is trained, and the ml_models.model_type it is registered as: "pack_coordination",
     the pack actor (7 pack actions; on the contract simulator each runs through its recipe over
     the ten primitives, docs/pack_recipes.md), or "combat", the legacy gateway's policy over the
-    game server's 10 executable actions (contract simulator only; no recurrent state, no
-    signals: a gateway request carries neither)."""
+    game server's 10 executable actions and DEFER to its traditional AI (config/model_types.py;
+    contract simulator only; no recurrent state, no signals: a gateway request carries
+    neither)."""
     scenario: str = "standard"
     """Pack-simulator scenario (models/envs/pack_combat/rules.py SCENARIOS); environment "pack"."""
     eval_every: int = 10
@@ -77,7 +80,4 @@ class TrainingSettings:
 
 
 ENVIRONMENTS = ("contract", "pack")
-PACK_MODEL, COMBAT = "pack_coordination", "combat"
-MODEL_TYPES = (PACK_MODEL, COMBAT)
-#: Actions each model type answers: the seven pack actions, the game server's ten primitives.
-ACTION_DIMS = {PACK_MODEL: 7, COMBAT: 10}
+MODEL_TYPES = tuple(ACTION_DIMS)

@@ -7,6 +7,8 @@ give one trajectory. docs/contract_combat.md has the rules.
     obs = env.reset()                        # local_obs (E, 5, 64): the contract's floats
     obs, result = env.step(actions)          # actions (E, 5) in [0, 10); auto-reset
 
+With action_space="combat" there is an eleventh action, DEFER (10): the monster does what the
+traditional AI does (the gateway's answer 255), so a combat policy learns where to override it.
 With action_space="pack" the actions are the seven pack actions, executed through their recipes
 over the ten (recipes.py, docs/pack_recipes.md). `step(actions, primitives=...)` lets chosen
 monsters execute one of the ten instead in the same step (a game server's traditional AI for a
@@ -20,10 +22,12 @@ from dataclasses import fields
 import numpy as np
 from numpy.typing import NDArray
 
+from config.model_types import DEFER
 from models.envs.base import EpisodeStats, Observation, StepResult
 from models.envs.contract_combat.encode import encode
 from models.envs.contract_combat.execute import N_ACTIONS, Orders, execute, monster_steps, walk
 from models.envs.contract_combat.recipes import leader_and_focus, pack_orders
+from models.envs.contract_combat.traditional import traditional_actions
 from models.envs.contract_combat.units import (
     BLESSING,
     BLESSING_BONUS,
@@ -68,6 +72,9 @@ I64 = NDArray[np.int64]
 B = NDArray[np.bool_]
 
 VICTORY, DEFEAT, TIMEOUT = 0, 1, 2
+#: Actions per action space: the game server's ten primitives; those and DEFER; the pack actions.
+#: The combat space's DEFER (config/model_types.py) is its eleventh action: the traditional AI.
+ACTION_SPACES = {"primitives": N_ACTIONS, "combat": DEFER + 1, "pack": R.N_ACTIONS}
 STATE_DIM, SIGNAL_DIM, GLOBAL_DIM = 64, 32, 64
 #: The team's share of the damage it dealt, per party max hp (a dense team term: the pack
 #: simulator's formation and support terms have no counterpart here).
@@ -113,13 +120,15 @@ class ContractCombatEnv:
             raise ValueError("n_envs and max_steps must be >= 1")
         if not 0.0 <= team_reward_weight <= 1.0:
             raise ValueError(f"team_reward_weight must be in [0, 1], got {team_reward_weight}")
-        if action_space not in ("primitives", "pack"):
-            raise ValueError(f"action_space must be 'primitives' or 'pack', got {action_space!r}")
+        if action_space not in ACTION_SPACES:
+            raise ValueError(
+                f"action_space must be one of {', '.join(ACTION_SPACES)}, got {action_space!r}"
+            )
         self.n_envs = n_envs
         #: "primitives": the game server's ten actions; "pack": the seven pack actions, each run
         #: through its recipe over the ten (recipes.pack_orders).
         self.action_space = action_space
-        self.n_actions = N_ACTIONS if action_space == "primitives" else R.N_ACTIONS
+        self.n_actions = ACTION_SPACES[action_space]
         self.max_steps = max_steps
         self.team_reward_weight = team_reward_weight
         #: False: every action is allowed and may fail, as on the game server. True: actions
@@ -134,7 +143,9 @@ class ContractCombatEnv:
         self.players = Players.empty(E)
         self.t = np.zeros(E, np.int64)
         self._return = np.zeros(E)
-        self._ep = {k: np.zeros(E) for k in ("kills", "failed", "actions", "skills", "flees")}
+        self._ep = {
+            k: np.zeros(E) for k in ("kills", "failed", "actions", "skills", "flees", "deferred")
+        }
         self._reset_envs(np.arange(E))
 
     def set_pack_size(self, pack_size: int | tuple[int, int]) -> None:
@@ -173,6 +184,7 @@ class ContractCombatEnv:
             "pack_survival": float(x["pack_survival"].mean()),
             "failed_action_rate": float(x["failed_action_rate"].mean()),
             "skills_used": float(x["skills_used"].mean()),
+            "deferred_rate": float(x["deferred_rate"].mean()),
             "mean_length": float(episodes.length.mean()),
             "team_return": float(episodes.team_return.mean()),
         }
@@ -215,6 +227,12 @@ class ContractCombatEnv:
         status_roll = rng.random((E, N, M + 1))
 
         override = prim >= 0
+        if self.action_space == "combat":
+            # DEFER: the traditional AI's primitive, from the world at the step's start (its
+            # wandering draw comes from the step's own draws, so a seed still fixes the run).
+            deferred = act == DEFER
+            act = np.where(deferred, traditional_actions(m, p, acting, m_roll), act)
+            self._ep["deferred"] += (deferred & acting).sum(1)
         if self.action_space == "pack":
             orders = pack_orders(act, m, p, acting, wander, S)
             if override.any():
@@ -392,6 +410,8 @@ class ContractCombatEnv:
                 "failed_action_rate": ep["failed"][finished]
                 / np.maximum(ep["actions"][finished], 1),
                 "skills_used": ep["skills"][finished].copy(),
+                # Share of the monsters' actions left to the traditional AI (combat space only).
+                "deferred_rate": ep["deferred"][finished] / np.maximum(ep["actions"][finished], 1),
             },
         )
         self._reset_envs(finished)
@@ -478,8 +498,10 @@ class ContractCombatEnv:
         signals = self._signals()
         signals[~acting] = 0.0
         mask = np.ones((self.n_envs, MAX_PACK, self.n_actions), bool)
-        if self.mask_failing and self.action_space == "primitives":
+        if self.mask_failing and self.action_space != "pack":
             mask = self._failing_mask()
+            if self.action_space == "combat":  # DEFER never fails
+                mask = np.concatenate([mask, np.ones_like(mask[..., :1])], axis=2)
         elif self.mask_failing:
             # The ally-bound recipes without a living packmate are plain attacks: masked, as the
             # pack simulator masks them.

@@ -1,0 +1,30 @@
+"""The model types the product trains, registers and serves: one source for the trainer, the
+simulator, the registry and the worker (the database stores the name in ml_models.model_type).
+
+- `pack_coordination`, the pack actor: the 7 pack actions (docs/pack_recipes.md), with its GRU
+  state and the pack's signals; answers ml.request_pack_actions.
+- `combat`, the legacy gateway's policy: the game server's 10 executable actions (0-9, IDLE ...
+  FLEE, docs/state_contract.md) plus DEFER (10), "leave this monster to the traditional AI",
+  answered as the gateway's 255. It decides from the request alone: no GRU state (a gateway
+  request names the mob's type, not the monster) and no signals (a request carries none).
+
+Why DEFER: the traditional AI (skills by their conditions, assist and looter rules) is a strong
+baseline that reads the world, which the 64 floats only summarize. A policy over the 10 actions
+alone learned below it in the same training time (bench/RESULTS.md, "Combat policy"); with DEFER
+it learns where to override it.
+"""
+
+from __future__ import annotations
+
+from plpython.state_contract import ACTIONS, TRADITIONAL_AI
+
+PACK_COORDINATION = "pack_coordination"
+COMBAT = "combat"
+#: The combat model's output that answers the gateway with TRADITIONAL_AI (255).
+DEFER = len(ACTIONS)
+#: Each model type's output width.
+ACTION_DIMS = {PACK_COORDINATION: 7, COMBAT: DEFER + 1}
+#: Model types whose actor must be stateless and signal-free (they answer the legacy gateway).
+GATEWAY_TYPES = frozenset({COMBAT})
+
+__all__ = ["ACTION_DIMS", "COMBAT", "DEFER", "GATEWAY_TYPES", "PACK_COORDINATION", "TRADITIONAL_AI"]
