@@ -16,6 +16,10 @@ it learns where to override it.
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
+
 from plpython.state_contract import ACTIONS, TRADITIONAL_AI
 
 PACK_COORDINATION = "pack_coordination"
@@ -24,7 +28,37 @@ COMBAT = "combat"
 DEFER = len(ACTIONS)
 #: Each model type's output width.
 ACTION_DIMS = {PACK_COORDINATION: 7, COMBAT: DEFER + 1}
-#: Model types whose actor must be stateless and signal-free (they answer the legacy gateway).
+#: Model types whose actor must be stateless and signal-free (they answer the legacy gateway);
+#: their answers are drawn from the policy by the state (`drawn_actions`), not its argmax.
 GATEWAY_TYPES = frozenset({COMBAT})
 
-__all__ = ["ACTION_DIMS", "COMBAT", "DEFER", "GATEWAY_TYPES", "PACK_COORDINATION", "TRADITIONAL_AI"]
+__all__ = [
+    "ACTION_DIMS",
+    "COMBAT",
+    "DEFER",
+    "GATEWAY_TYPES",
+    "PACK_COORDINATION",
+    "TRADITIONAL_AI",
+    "drawn_actions",
+    "state_draws",
+]
+
+
+def state_draws(inputs: np.ndarray) -> np.ndarray:
+    """(B,) uniform numbers in [0, 1), one per row of `inputs` (B, D), a hash of the row's float32
+    bytes: the same input always gets the same number, different inputs independent ones."""
+    rows = np.ascontiguousarray(inputs, dtype=np.float32)
+    digests = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
+    return np.frombuffer(b"".join(digests), dtype="<u8") / 2.0**64
+
+
+def drawn_actions(probs: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """A combat model's answers: each row's action drawn from its probabilities (B, A) with the
+    row's `state_draws` number, not the argmax. PPO trains a stochastic policy, and deciding
+    symmetric monsters alike by its argmax loses what the sampled policy wins (measured in
+    bench/RESULTS.md, "Learning on the contract"); drawing by the state keeps an answer a
+    function of the request, as the gateway's cache assumes."""
+    cumulative = np.cumsum(probs, axis=1)
+    chosen = (cumulative < state_draws(inputs)[:, None] * cumulative[:, -1:]).sum(axis=1)
+    out: np.ndarray = np.minimum(chosen, probs.shape[1] - 1)
+    return out

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import torch
 
-from config.model_types import ACTION_DIMS, COMBAT, DEFER
+from config.model_types import ACTION_DIMS, COMBAT, DEFER, drawn_actions
 from models.export.onnx import export_actor, export_fp32, session
 from models.export.registry import RegistrationError, fetch_onnx_sync, register_actor_sync
 from models.networks.ctde import DecentralizedActor
@@ -121,9 +121,10 @@ def test_a_gateway_request_is_answered_by_the_archetypes_combat_model(
 ) -> None:
     """(a) The legacy gateway's own INSERT and poll, for an archetype with a deployed combat
     model (and a pack actor beside it, which must not be used): each answer's action_id is the
-    argmax of the registered combat file run on the request's state with zero signals, the
-    legacy action id itself (0-9, no mapping), with its probability as the confidence and the
-    combat model's version on the response."""
+    action the registered combat file's probabilities give on the request's state with zero
+    signals, drawn by that state (config.model_types.drawn_actions), the legacy action id itself
+    (0-9, no mapping; DEFER answered 255), with its probability as the confidence and the combat
+    model's version on the response."""
     deploy_actor(db_url, "aggressive", "1.0")
     combat = deploy_actor(db_url, "aggressive", "c1", combat_export(), model_type="combat")
     combat_file = served(admin, combat)
@@ -136,12 +137,12 @@ def test_a_gateway_request_is_answered_by_the_archetypes_combat_model(
         feeds = {"state": stored_state(admin, request), "signals": SIGNALS}
         [[probs]] = combat_file.run(None, feeds)  # one output, one row
         assert probs.shape == (11,)
-        chosen = int(probs.argmax())
+        [chosen] = drawn_actions(probs[None], feeds["state"]).tolist()
         if chosen == DEFER:  # the model leaves it to the traditional AI
             assert (answer["action"], answer["reason"], answer["confidence"]) == (255, DEFERRED, 0)
         else:
             assert (answer["action"], answer["reason"]) == (chosen, None)
-            assert answer["confidence"] == pytest.approx(float(probs.max()), rel=1e-5)
+            assert answer["confidence"] == pytest.approx(float(probs[chosen]), rel=1e-5)
         assert answer["version"] == "c1"
     statuses = admin.execute(
         "SELECT DISTINCT status FROM ml.ai_requests WHERE request_id = ANY(%s)",

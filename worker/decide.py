@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from config.model_types import DEFER, TRADITIONAL_AI
+from config.model_types import DEFER, TRADITIONAL_AI, drawn_actions
 from plpython import coordination
 from worker.pgarrays import ArrayFormatError, packed_float32
 from worker.sessions import PACK_MODEL, SIGNAL_DIM, STATE_DIM, ActorPool, ActorSession
@@ -231,7 +231,9 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             )
             reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
             rows, probs = rows[finite], probs[finite]
-        chosen = probs.argmax(axis=1)
+        # A combat model's answer is drawn from its policy by the request's state
+        # (config/model_types.py); a pack actor's is its argmax.
+        chosen = drawn_actions(probs, states[rows]) if combat else probs.argmax(axis=1)
         confidence[rows] = probs[np.arange(len(rows)), chosen]
         if combat:
             # DEFER: the combat model leaves the monster to the game server's own AI (255).

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from config.model_types import drawn_actions
 from models.config import Config, build_dataclass
 from models.envs.base import ActionPolicy, EpisodeStats, MultiAgentEnv, Observation
 from models.networks.ctde import DecentralizedActor
@@ -125,10 +126,12 @@ class Algorithm(ABC):
     def actor(self) -> DecentralizedActor:
         """The deployable actor (exported to ONNX and served)."""
 
-    def policy(self, deterministic: bool = True) -> ActionPolicy:
+    def policy(self, deterministic: bool = True, drawn: bool = False) -> ActionPolicy:
         """The actor playing every agent of an environment, each with its own GRU memory
-        (argmax when deterministic). A fresh policy starts with fresh memories."""
-        return ActorPolicy(self.actor, self.config.ctde.inference.use_signals, deterministic)
+        (argmax when deterministic; drawn by the state, as a combat model is served, when
+        `drawn`). A fresh policy starts with fresh memories."""
+        use_signals = self.config.ctde.inference.use_signals
+        return ActorPolicy(self.actor, use_signals, deterministic, drawn)
 
     # --- learning (centralized, training only) -------------------------------------------------
     @abstractmethod
@@ -175,9 +178,16 @@ class ActorPolicy:
     """A `DecentralizedActor` as an `ActionPolicy`, keeping each slot's GRU state."""
 
     def __init__(
-        self, actor: DecentralizedActor, use_signals: bool, deterministic: bool = True
+        self,
+        actor: DecentralizedActor,
+        use_signals: bool,
+        deterministic: bool = True,
+        drawn: bool = False,
     ) -> None:
         self.actor, self.use_signals, self.deterministic = actor, use_signals, deterministic
+        #: True: each action drawn from the policy by its state, as the worker answers a combat
+        #: model's requests (config.model_types.drawn_actions); `deterministic` is then unused.
+        self.drawn = drawn
         self.hidden: torch.Tensor | None = None
 
     @torch.no_grad()
@@ -188,16 +198,23 @@ class ActorPolicy:
             self.hidden = self.actor.initial_hidden(E * N, device) if self.actor.use_gru else None
         was_training = self.actor.training
         self.actor.eval()  # evaluation and serving never drop units
+        states = obs.local_obs.reshape(E * N, -1)
+        inputs = (
+            torch.as_tensor(states, device=device),
+            torch.as_tensor(obs.signals.reshape(E * N, -1), device=device)
+            if self.use_signals
+            else None,
+            self.hidden,
+            torch.as_tensor(obs.action_mask.reshape(E * N, -1), device=device),
+        )
         try:
-            action, _, _, hidden = self.actor.get_action(
-                torch.as_tensor(obs.local_obs.reshape(E * N, -1), device=device),
-                torch.as_tensor(obs.signals.reshape(E * N, -1), device=device)
-                if self.use_signals
-                else None,
-                self.hidden,
-                torch.as_tensor(obs.action_mask.reshape(E * N, -1), device=device),
-                deterministic=self.deterministic,
-            )
+            if self.drawn:
+                probs, hidden = self.actor(*inputs)
+                action = torch.as_tensor(drawn_actions(probs.cpu().numpy(), states))
+            else:
+                action, _, _, hidden = self.actor.get_action(
+                    *inputs, deterministic=self.deterministic
+                )
         finally:
             self.actor.train(was_training)
         self.hidden = hidden

@@ -304,12 +304,13 @@ class MADDPG(Algorithm):
             )
         return self._discrete_actor
 
-    def policy(self, deterministic: bool = True) -> ActionPolicy:
-        """Discrete: the DecentralizedActor (argmax when deterministic). Continuous: the
-        deterministic actor mu(o), without exploration noise (deterministic is ignored)."""
+    def policy(self, deterministic: bool = True, drawn: bool = False) -> ActionPolicy:
+        """Discrete: the DecentralizedActor (argmax when deterministic, drawn by the state when
+        `drawn`). Continuous: the deterministic actor mu(o), without exploration noise (the
+        flags are ignored)."""
         if self._continuous_actor is not None:
             return ContinuousPolicy(self._continuous_actor)
-        return super().policy(deterministic)
+        return super().policy(deterministic, drawn)
 
     def observation(self) -> Observation | None:
         return self._obs

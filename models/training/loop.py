@@ -149,11 +149,14 @@ class Trainer:
         return self.evaluation(episodes, seed)
 
     def evaluation(self, episodes: int | None = None, seed: int | None = None) -> dict[str, float]:
-        """Deterministic (argmax) play of one episode in each of `episodes` fresh environments
-        seeded from `seed` on (never the training seeds), at the full pack sizes; the env's own
-        summary (its score among the keys) and the number of episodes."""
+        """Play as served (argmax; a combat model's actions drawn by the state, as the worker
+        answers the gateway) of one episode in each of `episodes` fresh environments seeded from
+        `seed` on (never the training seeds), at the full pack sizes; the env's own summary (its
+        score among the keys) and the number of episodes."""
         s = self.settings
         env = self.make_env(episodes or s.eval_episodes, s.eval_seed if seed is None else seed)
+        if self.env_factory is None and s.model_type in GATEWAY_TYPES:
+            return evaluate_policy(self.algorithm.policy(deterministic=True, drawn=True), env)
         return evaluate_policy(self.algorithm.policy(deterministic=True), env)
 
     def _evaluate_and_keep_best(self, directory: Path | None) -> dict[str, float]:
