@@ -545,13 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pack-train-seconds",
         type=float,
-        default=float(os.environ.get("DEMO_PACK_TRAIN_SECONDS", 150)),
+        default=float(os.environ.get("DEMO_PACK_TRAIN_SECONDS", 240)),
         help="the pack actor's training budget",
     )
     parser.add_argument(
         "--combat-train-seconds",
         type=float,
-        default=float(os.environ.get("DEMO_COMBAT_TRAIN_SECONDS", 90)),
+        default=float(os.environ.get("DEMO_COMBAT_TRAIN_SECONDS", 150)),
         help="the combat policy's training budget",
     )
     parser.add_argument("--fights", type=int, default=int(os.environ.get("DEMO_FIGHTS", 24)))
