@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 from config.model_types import DEFER
 from models.envs.base import EpisodeStats, Observation, StepResult
 from models.envs.contract_combat.encode import encode
+from models.envs.contract_combat.enrichment import K as ENRICH_K
+from models.envs.contract_combat.enrichment import pack_features
 from models.envs.contract_combat.execute import N_ACTIONS, Orders, execute, monster_steps, walk
 from models.envs.contract_combat.recipes import leader_and_focus, pack_orders
 from models.envs.contract_combat.traditional import traditional_actions
@@ -115,6 +117,7 @@ class ContractCombatEnv:
         team_reward_weight: float = 0.7,
         mask_failing: bool = False,
         action_space: str = "primitives",
+        enrich: bool = False,
     ) -> None:
         if n_envs < 1 or max_steps < 1:
             raise ValueError("n_envs and max_steps must be >= 1")
@@ -134,6 +137,10 @@ class ContractCombatEnv:
         #: False: every action is allowed and may fail, as on the game server. True: actions
         #: known to fail (a skill not usable, no other target, nothing to close in on) are masked.
         self.mask_failing = mask_failing
+        #: True: local_obs is (E, 5, 64 + enrichment.K), the contract's 64 floats then the pack
+        #: features the database computes from ml.monsters (enrichment.py, docs/enrichment.md);
+        #: global_state is padded with K zeros to the same width (ctde.state_dim = 64 + K).
+        self.enrich = enrich
         self.set_pack_size(pack_size)
         self.n_players = _size_range(n_players, 1, MAX_PLAYERS, "n_players")
         self._rng = np.random.default_rng(seed)
@@ -495,6 +502,9 @@ class ContractCombatEnv:
         acting = m.alive.copy()
         local = encode(m, self.players, self.world)
         local[~acting] = 0.0
+        if self.enrich:
+            leader, _ = leader_and_focus(m, self.players.units)
+            local = np.concatenate([local, pack_features(m, leader)], axis=2)
         signals = self._signals()
         signals[~acting] = 0.0
         mask = np.ones((self.n_envs, MAX_PACK, self.n_actions), bool)
@@ -621,6 +631,11 @@ class ContractCombatEnv:
         fight[..., 15] = (w.item_present.sum(1) / MAX_ITEMS)[:, None]
         g[..., 48:] = fight
         g *= m.present[..., None]
+        if self.enrich:
+            # The critics read ctde.state_dim wide global states too: zeros pad them to 64 + K, so
+            # the critic's information is the same with and without enrichment (it is the actor's
+            # input that is measured).
+            g = np.concatenate([g, np.zeros((E, N, ENRICH_K))], axis=2)
         return g.astype(np.float32)
 
 
