@@ -133,34 +133,28 @@ def test_a_job_carries_the_non_zero_entries_of_its_monsters_signal_vectors(
         "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])",
         (order, ["tank"] * 3, [[0.5] * 64 for _ in order]),
     )
-    game.execute(  # the legacy gateway: one job per request
-        "INSERT INTO ai_requests (monster_id, mob_id, archetype, state_vector, map_id, position_x, "
-        "position_y, hp_ratio, sp_ratio, status, priority) "
-        "VALUES (1003, 1002, 'tank', ARRAY[0.5]::REAL[], 1, 150, 200, 0.8, 0.5, 'pending', 5)"
-    )
     expected = game.execute("SELECT ml.signal_vectors(%s)", (order,)).fetchone()[0]
-    (n, *entries), (_, *gateway) = admin.execute(
+    [(n, *entries)] = admin.execute(
         "SELECT cardinality(monster_ids), signal_rows, signal_dims, signal_weights "
         "FROM ml.inference_jobs ORDER BY id"
     ).fetchall()
     assert dense(n, *entries) == expected
-    assert dense(1, *gateway) == expected[:1]
     assert 0 < len(entries[0]) < 3 * 32  # only the non-zero entries
 
 
-def test_gateway_requests_get_the_same_context_one_or_many_to_a_statement(
-    admin: Any, game: Any
-) -> None:
-    """The gateway inserts one request per statement (its monster's context from the one-monster
-    forms); a statement of many rows takes the batch's set-based path. Each request's job must
-    carry the same pack and signal entries either way."""
+def test_gateway_requests_carry_no_pack_and_no_signals(admin: Any, game: Any) -> None:
+    """A gateway request's monster_id is the mob's type id (the rAthena gateway writes it into
+    both monster_id and mob_id), shared by every monster of the type: nothing is looked up by it.
+    Even where monsters with those ids are in a pack and hear signals, each gateway job carries no
+    signal entries and no pack leader, whether the gateway sends one row to a statement or many."""
     game.execute("SELECT ml.send_attack_target_signal(1001, 7, 0.9, ARRAY[1002, 1003])")
     game.execute("SELECT ml.send_retreat_signal(1002, 90, 90, 'low hp', ARRAY[1001, 1003])")
-    ids = [1003, UNKNOWN[0], 1001, 1002, *UNKNOWN[1:]]  # 23 rows: beyond 16, the batch path
+    assert admin.execute("SELECT ml.pack_keys(ARRAY[1003], false)").fetchone()[0] == [1001]
+    ids = [1003, UNKNOWN[0], 1001, 1002, *UNKNOWN[1:]]  # 23 rows to one statement at the end
     insert = (
         "INSERT INTO ai_requests (monster_id, mob_id, archetype, state_vector, map_id, "
         "position_x, position_y, hp_ratio, sp_ratio, status, priority) "
-        "SELECT m, 1002, 'tank', ARRAY[0.5]::REAL[], 1, 150, 200, 0.8, 0.5, 'pending', 5 "
+        "SELECT m, m, 'tank', ARRAY[0.5]::REAL[], 0, 0, 0, 0.8, 0.5, 'pending', 5 "
         "FROM unnest(%s::int[]) WITH ORDINALITY AS u(m, o) ORDER BY o"
     )
     for monster_id in ids[:4]:
@@ -170,11 +164,5 @@ def test_gateway_requests_get_the_same_context_one_or_many_to_a_statement(
         "SELECT monster_ids[1], signal_rows, signal_dims, signal_weights, pack_leader_ids "
         "FROM ml.inference_jobs WHERE kind = 'gateway' ORDER BY id"
     ).fetchall()
-    alone, together = jobs[:4], {job[0]: job[1:] for job in jobs[4:]}
-    assert [job[0] for job in jobs[4:]] == ids
-    for monster_id, *context in alone:
-        assert together[monster_id] == tuple(context), monster_id
-    contexts = {job[0]: job[1:] for job in alone}
-    assert contexts[1003][3] == [1001]  # its pack's leader
-    assert len(contexts[1003][0]) == 2  # the two signals it received
-    assert contexts[UNKNOWN[0]] == ([], [], [], [None])
+    assert [job[0] for job in jobs] == ids[:4] + ids
+    assert all(tuple(job[1:]) == ([], [], [], [None]) for job in jobs)
