@@ -214,6 +214,23 @@ def fmt(value: float, spec: str = ".1f") -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else format(value, spec)
 
 
+#: Per path: what a request is, then who decided: the model, a 255 answer, a missed deadline.
+PATH_LABELS = {
+    "pack": (
+        "monsters asked about",
+        "decided by the model (pack action)",
+        "answered 255 -> traditional AI",
+        "missed deadline -> traditional AI",
+    ),
+    "legacy": (
+        "gateway requests",
+        "answered by the model (0-9)",
+        "answered 255 (DEFER) -> traditional AI",
+        "no answer in 15 ms -> traditional AI",
+    ),
+}
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part} ({100 * part / whole:.1f} %)" if whole else "-"
 
@@ -234,44 +251,18 @@ def _path_rows(path: str, before: PathStats, after: PathStats) -> list[tuple[str
             fmt(after.pack_survival / max(after.fights, 1), ".2f"),
         ),
     ]
-    if path == "pack":
-        rows += [
-            ("monsters asked about", str(before.requests), str(after.requests)),
+    # Who decided each monster's action, in each path's own words.
+    labels = PATH_LABELS[path]
+    rows.append((labels[0], str(before.requests), str(after.requests)))
+    deciders = ("decisions", "answered_traditional", "missed")
+    for label, field in zip(labels[1:], deciders, strict=True):
+        rows.append(
             (
-                "decided by the model (pack action)",
-                _share(before.decisions, before.requests),
-                _share(after.decisions, after.requests),
-            ),
-            (
-                "answered 255 -> traditional AI",
-                _share(before.answered_traditional, before.requests),
-                _share(after.answered_traditional, after.requests),
-            ),
-            (
-                "missed deadline -> traditional AI",
-                _share(before.missed, before.requests),
-                _share(after.missed, after.requests),
-            ),
-        ]
-    else:
-        rows += [
-            ("gateway requests", str(before.requests), str(after.requests)),
-            (
-                "answered by the model (0-9)",
-                _share(before.decisions, before.requests),
-                _share(after.decisions, after.requests),
-            ),
-            (
-                "answered 255 -> traditional AI",
-                _share(before.answered_traditional, before.requests),
-                _share(after.answered_traditional, after.requests),
-            ),
-            (
-                "no answer in 15 ms -> traditional AI",
-                _share(before.missed, before.requests),
-                _share(after.missed, after.requests),
-            ),
-        ]
+                label,
+                _share(getattr(before, field), before.requests),
+                _share(getattr(after, field), after.requests),
+            )
+        )
     rows += [
         (
             "answer latency p50 (ms)",

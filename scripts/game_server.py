@@ -40,10 +40,9 @@ from models.config import load_config
 from models.envs.base import EpisodeStats, Observation
 from models.envs.contract_combat.env import DEFEAT, VICTORY, ContractCombatEnv
 from models.envs.contract_combat.execute import N_ACTIONS
-from models.envs.contract_combat.recipes import leader_and_focus
 from models.envs.contract_combat.traditional import traditional_actions
 from models.envs.pack_combat import rules as R
-from models.envs.pack_combat.signals import PackSignals, pack_signals
+from models.envs.pack_combat.signals import PackSignals
 from plpython.signal_encoding import FORMATIONS
 from plpython.state_contract import TRADITIONAL_AI
 
@@ -142,27 +141,6 @@ class Arena:
     env: ContractCombatEnv
     obs: Observation
     fights: list[Fight]
-
-
-def env_signals(env: ContractCombatEnv) -> tuple[PackSignals, I64]:
-    """What every pack's leader signals now, and the player its attack_target names: the contract
-    simulator's own rules (ContractCombatEnv._signals: leader_and_focus, then pack_signals)."""
-    m, u = env.monsters, env.players.units
-    leader, focus = leader_and_focus(m, u)
-    pack_hp = (m.hp * m.alive).sum(1) / np.maximum((m.max_hp * m.present).sum(1), 1e-9)
-    scenario = R.Scenario()
-    signals = pack_signals(
-        leader=leader,
-        focus=focus,
-        adv_class=u.cls,
-        adv_alive=u.alive,
-        pack_hp_fraction=pack_hp,
-        hp_ratio=m.hp / np.maximum(m.max_hp, 1e-9),
-        alive=m.alive,
-        retreat_threshold=scenario.retreat_threshold,
-        help_threshold=scenario.help_threshold,
-    )
-    return signals, focus
 
 
 class GameServer:
@@ -294,8 +272,9 @@ class GameServer:
         return True
 
     async def _send_signals(self, arena: Arena, sig: PackSignals, focus: I64) -> None:
-        """Leaders signal their packs as the simulator's leaders do (`env_signals`): a signal goes
-        when it changes, and again before the database lets it expire."""
+        """Leaders signal their packs as the simulator's leaders do
+        (`ContractCombatEnv.leader_signals`): a signal goes when it changes, and again before the
+        database lets it expire."""
         assert self.conn is not None
         env, obs = arena.env, arena.obs
         m = env.monsters
@@ -496,7 +475,7 @@ class GameServer:
         pack_actions = np.full((1, 5), -1, np.int64)
         legacy_actions = np.full((1, 5), -1, np.int64)
         if self.pack is not None:
-            sig, focus = env_signals(self.pack.env)
+            sig, focus = self.pack.env.leader_signals()
             await self._sync(self.pack, sig.leader)
             await self._send_signals(self.pack, sig, focus)
             jobs = await self._request_pack_actions(self.pack)

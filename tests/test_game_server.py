@@ -12,17 +12,17 @@ import psycopg
 from models.envs.contract_combat.env import ContractCombatEnv
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.signals import encode_signal_vectors
-from scripts.game_server import MOB_TYPE_BASE, GameServer, PhaseStats, env_signals
+from scripts.game_server import MOB_TYPE_BASE, GameServer, PhaseStats
 from tests.worker_helpers import deploy_actor, wait_until, worker_process
 
 
 def test_the_leaders_signals_are_the_environments() -> None:
-    """What the game server sends (env_signals) encodes to the signals the actors trained on."""
+    """What the game server sends (env.leader_signals) encodes to the signals the actors see."""
     env = ContractCombatEnv(32, seed=4, action_space="pack")
     obs = env.reset()
     rng = np.random.default_rng(0)
     for _ in range(40):
-        sig, _ = env_signals(env)
+        sig, _ = env.leader_signals()
         expected = encode_signal_vectors(sig, env.monsters.alive)
         expected[~obs.agent_mask] = 0.0
         np.testing.assert_array_equal(expected, obs.signals)

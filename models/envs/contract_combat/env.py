@@ -66,7 +66,7 @@ from models.envs.pack_combat.rewards import (
     KILL_WEIGHT,
     SURVIVAL_WEIGHT,
 )
-from models.envs.pack_combat.signals import encode_signal_vectors, pack_signals
+from models.envs.pack_combat.signals import PackSignals, encode_signal_vectors, pack_signals
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -529,15 +529,16 @@ class ContractCombatEnv:
             action_mask=mask,
         )
 
-    def _signals(self) -> F32:
-        """The pack simulator's leader signals, encoded as the database encodes them: the leader is
-        the master while it lives, else the monster with the most max hp; the focus target follows
-        the pack simulator's order (healer first, any player under a quarter of its hp first)."""
+    def leader_signals(self) -> tuple[PackSignals, I64]:
+        """What every pack's leader signals now (the pack simulator's rules), and the player its
+        attack_target names: the leader is the master while it lives, else the monster with the
+        most max hp; the focus target follows the pack simulator's order (healer first, any
+        player under a quarter of its hp first). A game server sends these through SQL."""
         m, u = self.monsters, self.players.units
         leader, focus = leader_and_focus(m, u)
         pack_hp = (m.hp * m.alive).sum(1) / np.maximum((m.max_hp * m.present).sum(1), 1e-9)
         sc = R.Scenario()
-        sig = pack_signals(
+        signals = pack_signals(
             leader=leader,
             focus=focus,
             adv_class=u.cls,
@@ -548,7 +549,11 @@ class ContractCombatEnv:
             retreat_threshold=sc.retreat_threshold,
             help_threshold=sc.help_threshold,
         )
-        return encode_signal_vectors(sig, m.alive)
+        return signals, focus
+
+    def _signals(self) -> F32:
+        """The leaders' signals encoded as the database encodes them."""
+        return encode_signal_vectors(self.leader_signals()[0], self.monsters.alive)
 
     def _failing_mask(self) -> B:
         """Actions that would fail now (the optional mask): a skill action whose slot is not ready
