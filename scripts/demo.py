@@ -53,25 +53,30 @@ def _networks() -> dict[str, Any]:
     }
 
 
+def _training(model_type: str, seconds: float) -> dict[str, Any]:
+    """A job's run on the contract simulator within `seconds`, registered for every archetype."""
+    return {
+        "environment": "contract",
+        "model_type": model_type,
+        "n_envs": 64,
+        "rollout_length": 32,
+        "total_updates": 2000,
+        "time_budget_s": seconds,
+        "max_steps": 100,
+        "eval_every": 25,
+        "eval_episodes": 200,
+        "checkpoint_every": 10,
+        "register_archetypes": list(ARCHETYPES),
+    }
+
+
 def pack_training_config(seconds: float) -> dict[str, Any]:
     """The pack actor's job: MAPPO on the contract simulator, the seven pack actions run through
     their recipes, pack sizes 2 -> 5 by curriculum."""
     return {
         "ctde": _networks(),
         "advanced": {"curriculum_learning": True, "size_increase_interval": 15},
-        "training": {
-            "environment": "contract",
-            "model_type": PACK_MODEL,
-            "n_envs": 64,
-            "rollout_length": 32,
-            "total_updates": 2000,
-            "time_budget_s": seconds,
-            "max_steps": 100,
-            "eval_every": 25,
-            "eval_episodes": 200,
-            "checkpoint_every": 10,
-            "register_archetypes": list(ARCHETYPES),
-        },
+        "training": _training(PACK_MODEL, seconds),
     }
 
 
@@ -82,19 +87,7 @@ def combat_training_config(seconds: float) -> dict[str, Any]:
     return {
         "ctde": _networks(),
         "advanced": {"curriculum_learning": False},
-        "training": {
-            "environment": "contract",
-            "model_type": COMBAT_MODEL,
-            "n_envs": 64,
-            "rollout_length": 32,
-            "total_updates": 2000,
-            "time_budget_s": seconds,
-            "max_steps": 100,
-            "eval_every": 25,
-            "eval_episodes": 200,
-            "checkpoint_every": 10,
-            "register_archetypes": list(ARCHETYPES),
-        },
+        "training": _training(COMBAT_MODEL, seconds),
     }
 
 
