@@ -2,7 +2,8 @@
 
     python -m bench.decisions [--quick] [--only NAME ...]
 
-In a fresh benchmark database with the production-size actor deployed (hidden 256, GRU) and a real
+In a fresh benchmark database with the production-size pack actor deployed (hidden 256, GRU; the
+legacy gateway's requests go to a combat policy of the same width without GRU) and a real
 `python -m worker`, a game-server client calls `ml.request_pack_actions` for a pack of 5 and waits
 on `ml_decisions`; with 1 and with 50 concurrent clients (each its own connection, warmed up), in
 the JSON form and, at 50, in the typed form too; then the same 50 clients sharing 4 connections
@@ -36,6 +37,7 @@ import numpy as np
 
 from bench.common import CpuMeter, bench_sql, fresh_database, summarize, table, url_as
 from bench.legacy_gateway import FLOOR, PRODUCT, WARMUP_S, run_rate
+from config.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
 
 DB = "ragnarok_ml_bench"
 PACK = 5
@@ -186,7 +188,8 @@ def pack_request(monster_ids: list[int], rng: np.random.Generator) -> str:
 
 
 async def setup(admin_url: str, packs: int) -> None:
-    """Deploy a production-size actor and place `packs` packs of 5, each on its own map."""
+    """Deploy a production-size pack actor and combat policy and place `packs` packs of 5,
+    each on its own map."""
     import psycopg
 
     from models.export.onnx import export_actor
@@ -194,11 +197,19 @@ async def setup(admin_url: str, packs: int) -> None:
     from models.networks.ctde import DecentralizedActor
 
     actor = DecentralizedActor().eval()  # the seed's sizes: hidden 256 with a GRU
-    exported = export_actor(actor)
+    # The legacy gateway's combat policy at the same width, without GRU (it answers the gateway).
+    combat = DecentralizedActor(action_dim=ACTION_DIMS[COMBAT], use_gru=False).eval()
     rng = np.random.default_rng(0)
     with psycopg.connect(admin_url) as conn:
-        model = register_actor_sync(conn, exported, archetype="aggressive", version="bench")
-        conn.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (model,))
+        for model_type, network in ((PACK_COORDINATION, actor), (COMBAT, combat)):
+            model = register_actor_sync(
+                conn,
+                export_actor(network),
+                archetype="aggressive",
+                version="bench",
+                model_type=model_type,
+            )
+            conn.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (model,))
         conn.execute(bench_sql("echo_setup").encode())
         conn.execute(bench_sql("legacy_floor").encode())
     game = await asyncpg.connect(url_as(DB, "ml_user"))
