@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from config.model_types import TRADITIONAL_AI
 from tests.ctde_helpers import SMALL_HIDDEN, small_export
-from worker.decide import TRADITIONAL_AI, decide_round
+from worker.decide import decide_round
 from worker.sessions import ActorPool, open_session
 from worker.store import Answer, ClaimedJob, Decisions, DeployedModel
 
