@@ -9,9 +9,10 @@ traditional AI) with the reason, never an exception.
 
 Who answers what, per archetype:
 - pack jobs: the pack_coordination actor, each monster from the GRU state its last tick left;
-- legacy gateway jobs: the combat model when one is deployed (its argmax is the legacy action id
-  0-9 itself; signals fed as zeros, a gateway request has none of its own); otherwise the pack
-  actor, whose action the answer statement maps through ml.legacy_action_map. Either way from a
+- legacy gateway jobs: the combat model when one is deployed (its action, drawn from its policy
+  by the request's state, is the legacy action id 0-9 itself, DEFER answered 255; signals fed as
+  zeros, a gateway request carries none); otherwise the pack actor, whose argmax the answer
+  statement maps through ml.legacy_action_map. Either way from a
   zero GRU state that is neither read from nor kept in the per-monster cache: a gateway request's
   monster_id is the mob's type id, shared by every monster of that type.
 """
