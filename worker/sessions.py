@@ -2,11 +2,12 @@
 
 Two model types are served. `pack_coordination` answers the 7 pack actions (pack jobs, and legacy
 gateway requests of an archetype without a combat model, through ml.legacy_action_map); `combat`
-answers the game server's 10 executable actions, the legacy gateway's action ids themselves, from
-the request alone (no recurrent input). A model comes from its ml_models row (the ONNX bytes are in
-the database). Before a new model replaces the one serving, it is loaded and checked (its inputs
-must fit the dims the queue carries, its output the actions of its type); a model that does not fit
-is refused with the reason written on its row, and the old one stays.
+answers the game server's 10 executable actions (the legacy gateway's action ids themselves) and
+DEFER, from the request alone (no recurrent input; config/model_types.py). A model comes from its
+ml_models row (the ONNX bytes are in the database). Before a new model replaces the one serving, it
+is loaded and checked (its inputs must fit the dims the queue carries, its output the actions of its
+type); a model that does not fit is refused with the reason written on its row, and the old one
+stays.
 """
 
 from __future__ import annotations
