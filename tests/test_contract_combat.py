@@ -5,14 +5,12 @@ environment protocol, two MAPPO updates, and the traditional AI against random a
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pytest
 
 from config.model_types import DEFER
-from models.config import config_from_dict, default_config
 from models.envs.base import MultiAgentEnv, SupportsPackSize, evaluate_policy
 from models.envs.contract_combat.encode import encode
 from models.envs.contract_combat.env import ContractCombatEnv
@@ -37,9 +35,8 @@ from models.envs.contract_combat.units import (
 from models.envs.contract_combat.world import GROUND, STEP_MS, WALL, WATER
 from models.envs.pack_combat import rules as R
 from models.envs.pack_combat.policies import random_policy
-from models.training.loop import Trainer
-from models.training.settings import TrainingSettings
 from plpython.state_contract import DIMENSIONS, dimension, problems
+from tests.ctde_helpers import tiny_contract_trainer
 
 
 def norm(x: float, a: float, b: float) -> float:
@@ -488,26 +485,7 @@ def test_the_protocol_and_shapes() -> None:
 
 
 def test_mappo_trains_two_updates() -> None:
-    raw = asdict(default_config())
-    raw["ctde"].update(
-        {
-            "action_dim": 10,
-            "actor": {"hidden_dim": 16, "dropout": 0.0},
-            "critic": {"hidden_dims": [16, 16], "dropout": 0.0, "n_heads": 2},
-            "n_epochs": 1,
-        }
-    )
-    raw["advanced"]["curriculum_learning"] = False
-    settings = TrainingSettings(
-        n_envs=4, rollout_length=16, max_steps=12, total_updates=2, minibatches=2,
-        chunk_length=8, eval_every=0, eval_episodes=4,
-    )  # fmt: skip
-    t = Trainer(
-        "mappo",
-        config_from_dict(raw),
-        settings,
-        env_factory=lambda s: ContractCombatEnv(s.n_envs, seed=s.seed, max_steps=s.max_steps),
-    )
+    t = tiny_contract_trainer({"action_dim": 10})
     history = t.train()
     assert len(history.updates) == 2
     assert all(np.isfinite(v) for r in history.updates for k, v in r.items() if "loss" in k)

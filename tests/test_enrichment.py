@@ -5,18 +5,14 @@ environment's `enrich` option (shape, the contract's 64 floats unchanged, MAPPO 
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 
-from models.config import config_from_dict, default_config
 from models.envs.contract_combat.enrichment import K, pack_features
 from models.envs.contract_combat.env import ContractCombatEnv
 from models.envs.contract_combat.recipes import leader_and_focus
 from models.envs.contract_combat.units import Monsters
-from models.training.loop import Trainer
-from models.training.settings import TrainingSettings
+from tests.ctde_helpers import tiny_contract_trainer
 
 
 def pack_of_three() -> Monsters:
@@ -138,29 +134,15 @@ def test_enrich_leaves_the_contract_unchanged() -> None:
 
 
 def test_mappo_trains_on_enriched_state() -> None:
-    raw = asdict(default_config())
-    raw["ctde"].update(
+    t = tiny_contract_trainer(
         {
             "action_dim": 7,
             "state_dim": 64 + K,
             "actor": {"hidden_dim": 16, "dropout": 0.0, "use_gru": True},
-            "critic": {"hidden_dims": [16, 16], "dropout": 0.0, "n_heads": 2},
-            "n_epochs": 1,
-        }
-    )
-    raw["ctde"]["inference"]["use_signals"] = True
-    raw["advanced"]["curriculum_learning"] = False
-    settings = TrainingSettings(
-        n_envs=4, rollout_length=16, max_steps=12, total_updates=2, minibatches=2,
-        chunk_length=8, eval_every=0, eval_episodes=4,
-    )  # fmt: skip
-    t = Trainer(
-        "mappo",
-        config_from_dict(raw),
-        settings,
-        env_factory=lambda s: ContractCombatEnv(
-            s.n_envs, seed=s.seed, max_steps=s.max_steps, action_space="pack", enrich=True
-        ),
+            "inference": {"use_signals": True, "coordination_threshold": 0.7},
+        },
+        action_space="pack",
+        enrich=True,
     )
     history = t.train()
     assert len(history.updates) == 2
