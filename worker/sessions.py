@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-from config.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
+from config.model_types import ACTION_DIMS, COMBAT, GATEWAY_TYPES, PACK_COORDINATION
 from worker.hidden_states import HiddenStates
 from worker.store import DeployedModel, DeployedVersion, JobStore
 
@@ -152,7 +152,7 @@ def open_session(
             f"{_dim(outputs[0].shape, 1)}, expected {actions} {model.model_type} actions"
         )
     hidden_dim = 0
-    if "hidden" in inputs and model.model_type == COMBAT_MODEL:
+    if "hidden" in inputs and model.model_type in GATEWAY_TYPES:
         # Nothing of a gateway request names a monster instance to keep a state for.
         raise ModelRefusedError(
             f"model {model.id}: a combat model decides from the request alone, "
