@@ -13,6 +13,7 @@ With action_space="pack" the actions are the seven pack actions, executed throug
 over the ten (recipes.py, docs/pack_recipes.md). `step(actions, primitives=...)` lets chosen
 monsters execute one of the ten instead in the same step (a game server's traditional AI for a
 monster whose answer missed its deadline): primitives (E, 5), -1 where `actions` applies.
+`scenario=` names how fights are drawn ("standard", "ambush", ...: scenarios.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from models.envs.contract_combat.enrichment import K as ENRICH_K
 from models.envs.contract_combat.enrichment import pack_features
 from models.envs.contract_combat.execute import N_ACTIONS, Orders, execute, monster_steps, walk
 from models.envs.contract_combat.recipes import leader_and_focus, pack_orders
+from models.envs.contract_combat.scenarios import scenario as named_scenario
+from models.envs.contract_combat.scenarios import surround
 from models.envs.contract_combat.traditional import traditional_actions
 from models.envs.contract_combat.units import (
     BLESSING,
@@ -118,6 +121,7 @@ class ContractCombatEnv:
         mask_failing: bool = False,
         action_space: str = "primitives",
         enrich: bool = False,
+        scenario: str = "standard",
     ) -> None:
         if n_envs < 1 or max_steps < 1:
             raise ValueError("n_envs and max_steps must be >= 1")
@@ -141,6 +145,9 @@ class ContractCombatEnv:
         #: features the database computes from ml.monsters (enrichment.py, docs/enrichment.md);
         #: global_state is padded with K zeros to the same width (ctde.state_dim = 64 + K).
         self.enrich = enrich
+        #: The named scenario new fights are drawn from (scenarios.py): its sizes are clipped into
+        #: pack_size (as set_pack_size moves it) and n_players at every reset.
+        self.scenario = named_scenario(scenario)
         self.set_pack_size(pack_size)
         self.n_players = _size_range(n_players, 1, MAX_PLAYERS, "n_players")
         self._rng = np.random.default_rng(seed)
@@ -153,10 +160,20 @@ class ContractCombatEnv:
         self._ep = {
             k: np.zeros(E) for k in ("kills", "failed", "actions", "skills", "flees", "deferred")
         }
+        #: (local (E, 5, 64), signals (E, 5, 32)) as the last step's timed-out fights ended, else
+        #: None.
+        self.timeout_obs: tuple[F32, F32] | None = None
         self._reset_envs(np.arange(E))
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # A run's checkpoint pickles its environment: one written before scenarios existed drew
+        # the standard fights, and resumes drawing them.
+        state.setdefault("scenario", named_scenario("standard"))
+        self.__dict__.update(state)
+
     def set_pack_size(self, pack_size: int | tuple[int, int]) -> None:
-        """Pack sizes drawn at the next resets (the trainer's 2 -> 5 curriculum)."""
+        """Pack sizes drawn at the next resets (the trainer's 2 -> 5 curriculum); a scenario
+        with its own pack sizes has them clipped into this range (scenarios.py)."""
         self.pack_size = _size_range(pack_size, MIN_PACK, MAX_PACK, "pack_size")
 
     # --- episodes -----------------------------------------------------------------------------
@@ -168,11 +185,18 @@ class ContractCombatEnv:
         if ids.size == 0:
             return
         k = ids.size
+        sc = self.scenario
         world, pack_c, party_c = new_maps(self._rng, k)
-        mon = new_monsters(self._rng, k, self.pack_size, pack_c)
+        mon = new_monsters(self._rng, k, sc.pack_sizes(self.pack_size), pack_c)
+        if sc.ambush_radius is not None:
+            # Only the positions move: the pack's spawn centre (where FLEE leads) stays its own.
+            mon.pos = surround(self._rng, party_c, mon.present.sum(1), sc.ambush_radius)
         self.world.assign(ids, world)
         self.monsters.assign(ids, mon)
-        self.players.assign(ids, new_players(self._rng, k, self.n_players, party_c, mon))
+        party = new_players(
+            self._rng, k, sc.player_counts(self.n_players), party_c, mon, sc.party_classes
+        )
+        self.players.assign(ids, party)
         self.t[ids] = 0
         self._return[ids] = 0.0
         for v in self._ep.values():
@@ -420,6 +444,12 @@ class ContractCombatEnv:
                 # Share of the monsters' actions left to the traditional AI (combat space only).
                 "deferred_rate": ep["deferred"][finished] / np.maximum(ep["actions"][finished], 1),
             },
+        )
+        # The contract floats and signals of fights that ran out of time, as they ended (the
+        # reset below replaces them): an RLlib episode bootstraps a truncated monster's value from
+        # its last observation (models/rllib/env.py).
+        self.timeout_obs = (
+            (encode(m, self.players, w), self._signals()) if timeout.any() else None
         )
         self._reset_envs(finished)
         result = StepResult(

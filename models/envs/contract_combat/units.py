@@ -287,9 +287,17 @@ def new_monsters(
 
 
 def new_players(
-    rng: np.random.Generator, k: int, n_players: tuple[int, int], centre: F64, mon: Monsters
+    rng: np.random.Generator,
+    k: int,
+    n_players: tuple[int, int],
+    centre: F64,
+    mon: Monsters,
+    classes: tuple[int, ...] = (),
 ) -> Players:
     """k parties (the pack simulator's compositions) around `centre`, scaled to the pack.
+    `classes`: classes every party must hold (a scenario's, scenarios.py); the j-th one replaces
+    the party's j-th member from the end where the party lacks it. It draws nothing, so the
+    default leaves the draws of a seed as they were.
 
     Lanchester's square law: a side's strength is its total hp times its total damage per step, so
     the party's hp and attack both take sqrt(difficulty x pack power / party power)."""
@@ -304,6 +312,9 @@ def new_players(
         table = np.array([list(q) + [0] * (M - len(q)) for q in parties], np.int64)
         cls[rows] = table[choice]
     present = np.arange(M)[None, :] < n[:, None]
+    for j, c in enumerate(classes):
+        lacks = np.nonzero(~((cls == c) & present).any(1))[0]
+        cls[lacks, np.maximum(n[lacks] - 1 - j, 0)] = c
     mon_atk = (0.5 * (mon.atk1 + mon.atk2)).sum(1, where=mon.present)
     mon_power = mon.max_hp.sum(1, where=mon.present) * mon_atk
     hp, atk = PLAYER_HP[cls], PLAYER_ATK[cls]
