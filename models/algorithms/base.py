@@ -3,10 +3,10 @@
 Seed 003's agent interface is "act on the local observation, learn from global information". Here
 that is split in two:
 
-- **Act** (decentralized, what is deployed): `Algorithm.actor` is a `DecentralizedActor`, which
-  reads one monster's local state, its pack's signal vector and its own GRU memory and nothing
-  else. It is what `models.export.onnx.export_actor` exports and the worker (or the database)
-  serves; `Algorithm.policy()` plays it on a whole environment for evaluation.
+- **Act** (decentralized, what is deployed): `Algorithm.actor` is a `ServedActor` (the
+  product's `DecentralizedActor`, or an RLlib module's policy), which reads one monster's local
+  state, its pack's signal vector and its own GRU memory and nothing else. It is what
+  `models.export.onnx.export_actor` exports and the worker (or the database) serves; `Algorithm.policy()` plays it on a whole environment for evaluation.
 - **Learn** (centralized, training only): `Algorithm.iterate()` collects experience from the
   environment and updates. It may read the privileged `Observation.global_state` of every agent
   (MAPPO's critic, QMIX's mixer, MADDPG's critics) or not (IPPO).
@@ -35,7 +35,7 @@ import torch
 from config.model_types import drawn_actions
 from models.config import Config, build_dataclass
 from models.envs.base import ActionPolicy, EpisodeStats, MultiAgentEnv, Observation
-from models.networks.ctde import DecentralizedActor
+from models.networks.ctde import ServedActor
 from models.training.settings import TrainingSettings
 
 ActionKind = Literal["discrete", "continuous"]
@@ -59,6 +59,12 @@ class AlgorithmConfig:
     """The actor's outputs are Q-values (the served action is their argmax)."""
     action_kinds: tuple[ActionKind, ...] = ("discrete",)
     """Action spaces it can train on."""
+    own_env_runners: bool = False
+    """Samples on env runners of its own (RLlib's, on Ray): the trainer's environment then only
+    summarizes and sets the curriculum, and `training.num_env_runners` goes to the algorithm."""
+    offline: bool = False
+    """Learns from recorded play (`attach_dataset`, models/offline/) and never steps the
+    environment, which only evaluates it; a training job loads the recorded experience first."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ class Algorithm(ABC):
     # --- acting (deployed) --------------------------------------------------------------------
     @property
     @abstractmethod
-    def actor(self) -> DecentralizedActor:
+    def actor(self) -> ServedActor:
         """The deployable actor (exported to ONNX and served)."""
 
     def policy(self, deterministic: bool = True, drawn: bool = False) -> ActionPolicy:
@@ -168,6 +174,10 @@ class Algorithm(ABC):
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         """Restore `state_dict()`; weights_only restores the networks and nothing of the run."""
 
+    def close(self) -> None:
+        """Release what the algorithm holds outside this process (an RLlib algorithm's env
+        runners and learner); the in-house algorithms hold nothing."""
+
     @abstractmethod
     def forget_episodes(self) -> None:
         """Drop the interaction state (observation, memories, running episodes): the next
@@ -175,11 +185,11 @@ class Algorithm(ABC):
 
 
 class ActorPolicy:
-    """A `DecentralizedActor` as an `ActionPolicy`, keeping each slot's GRU state."""
+    """A `ServedActor` as an `ActionPolicy`, keeping each slot's GRU state."""
 
     def __init__(
         self,
-        actor: DecentralizedActor,
+        actor: ServedActor,
         use_signals: bool,
         deterministic: bool = True,
         drawn: bool = False,

@@ -37,7 +37,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from models.networks.ctde import DecentralizedActor, count_parameters
+from models.networks.ctde import DecentralizedActor, ServedActor, count_parameters
 
 OPSET = 18
 PARITY_ATOL = 1e-5
@@ -61,7 +61,7 @@ class ExportRejectedError(RuntimeError):
 class OnnxActor(nn.Module):
     """The graph that is exported: the eval-mode actor with signals always fed (zeros = none)."""
 
-    def __init__(self, actor: DecentralizedActor) -> None:
+    def __init__(self, actor: ServedActor) -> None:
         super().__init__()
         self.actor = actor
 
@@ -86,7 +86,9 @@ class GemmGRUActor(OnnxActor):
     def forward(
         self, state: torch.Tensor, signals: torch.Tensor, hidden: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
-        actor, gru = self.actor, self.actor.gru
+        actor = self.actor
+        assert isinstance(actor, DecentralizedActor), "GemmGRUActor spells out DecentralizedActor"
+        gru = actor.gru
         assert gru is not None, "GemmGRUActor needs an actor with a GRU"
         assert hidden is not None, "GemmGRUActor needs the hidden input"
         x = actor.state_encoder(state)
@@ -131,13 +133,13 @@ def quiet_tools() -> Iterator[None]:
             root.setLevel(root_level)
 
 
-def _names(actor: DecentralizedActor) -> tuple[list[str], list[str]]:
+def _names(actor: ServedActor) -> tuple[list[str], list[str]]:
     if actor.use_gru:
         return [STATE, SIGNALS, HIDDEN], [ACTION_PROBS, HIDDEN_OUT]
     return [STATE, SIGNALS], [ACTION_PROBS]
 
 
-def export_fp32(actor: DecentralizedActor, gemm_gru: bool = False, opset: int = OPSET) -> bytes:
+def export_fp32(actor: ServedActor, gemm_gru: bool = False, opset: int = OPSET) -> bytes:
     """FP32 ONNX bytes of the eval-mode actor (torch.export-based exporter), dynamic batch.
 
     gemm_gru: write the GRU step as Gemms (GemmGRUActor) instead of the ONNX GRU op.
@@ -169,7 +171,7 @@ def export_fp32(actor: DecentralizedActor, gemm_gru: bool = False, opset: int = 
         actor.train(was_training)
     assert program is not None
     model = program.model_proto
-    model.doc_string = "ragnarok-ml DecentralizedActor; contract: docs/onnx_contract.md"
+    model.doc_string = f"ragnarok-ml {type(actor).__name__}; contract: docs/onnx_contract.md"
     return bytes(model.SerializeToString())
 
 
@@ -184,7 +186,7 @@ def session(model: bytes, threads: int = 1) -> ort.InferenceSession:
 
 
 def random_inputs(
-    actor: DecentralizedActor, batch: int, rng: np.random.Generator
+    actor: ServedActor, batch: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Inputs in the ranges serving sees: states ~ N(0, 1), sparse signals in [0, 1], GRU state in
     (-1, 1) (a tanh/sigmoid blend)."""
@@ -200,7 +202,7 @@ def random_inputs(
 
 
 def torch_reference(
-    actor: DecentralizedActor, feeds: Mapping[str, np.ndarray]
+    actor: ServedActor, feeds: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(probs, hidden) of the eval-mode torch actor, the ground truth of every check."""
     was_training = actor.training
@@ -226,7 +228,7 @@ class ParityReport:
 
 
 def check_parity(
-    actor: DecentralizedActor,
+    actor: ServedActor,
     model: bytes,
     atol: float = PARITY_ATOL,
     batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES,
@@ -312,17 +314,12 @@ def quantize_int8(fp32: bytes, keep_float_weights: Sequence[str] = ()) -> bytes:
     return bytes(quantized.SerializeToString())
 
 
-def float_sensitive_weights(actor: DecentralizedActor) -> list[str]:
-    """Weights the INT8 file keeps in FP32: the two layers that read raw state and signal values,
-    and the decision MLP that produces the logits (25% of the actor's parameters at the seed's
-    sizes). Quantizing them cost the most action agreement for no measurable speed; the bulk that
-    is quantized is the state encoder's second layer and the GRU."""
-    decision = [
-        f"actor.decision.{i}.weight"
-        for i, layer in enumerate(actor.decision)
-        if isinstance(layer, nn.Linear)
-    ]
-    return ["actor.state_encoder.0.weight", "actor.signal_encoder.0.weight", *decision]
+def float_sensitive_weights(actor: ServedActor) -> list[str]:
+    """Weights the INT8 file keeps in FP32, as the actor names them
+    (`ServedActor.float_sensitive_weights`: for the product's actor the layers that read raw
+    inputs and the decision MLP; the bulk that is quantized is the state encoder's second layer and
+    the GRU)."""
+    return actor.float_sensitive_weights()
 
 
 @dataclass(frozen=True)
@@ -394,7 +391,7 @@ class ExportedActor:
 
 
 def export_actor(
-    actor: DecentralizedActor,
+    actor: ServedActor,
     *,
     agreement_inputs: Mapping[str, np.ndarray] | None = None,
     agreement_samples: int = AGREEMENT_SAMPLES,

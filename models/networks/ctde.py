@@ -130,7 +130,87 @@ class CentralizedCritic(nn.Module):
         return self.value_head(self.value_mlp(pooled))  # type: ignore[no-any-return]
 
 
-class DecentralizedActor(nn.Module):
+class ServedActor(nn.Module):
+    """What is deployed: one monster's policy from its own state (B, S), its pack's signals (B, G)
+    and, when recurrent, its memory (B, H) -> action probabilities (B, A) and the next memory.
+
+    The exporter (models/export/onnx.py), the worker's I/O contract (docs/onnx_contract.md) and
+    the evaluation policies read only this interface, so any network that implements `logits`
+    is exported, verified and served the same way: the product's own `DecentralizedActor`, or the
+    policy of an RLlib module (models/rllib/actor.py).
+    """
+
+    state_dim: int
+    signal_dim: int
+    action_dim: int
+    hidden_dim: int
+    use_gru: bool
+
+    @property
+    def recurrent_dim(self) -> int:
+        """Width of the recurrent state carried between decisions (0 without a GRU)."""
+        return self.hidden_dim if self.use_gru else 0
+
+    def initial_hidden(self, batch_size: int, device: torch.device | None = None) -> torch.Tensor:
+        """The recurrent state of a monster that has not decided yet: zeros (B, H)."""
+        return torch.zeros(batch_size, self.hidden_dim, device=device)
+
+    def logits(
+        self,
+        state: torch.Tensor,
+        signals: torch.Tensor | None = None,
+        hidden: torch.Tensor | None = None,
+        action_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, A) action logits, -inf where action_mask is False, and the next hidden (B, H)."""
+        raise NotImplementedError
+
+    def float_sensitive_weights(self) -> list[str]:
+        """Weights (names as the exporter sees them, under "actor.") that the INT8 file keeps in
+        FP32: the layers that read raw inputs and the layer that produces the logits."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        signals: torch.Tensor | None = None,
+        hidden: torch.Tensor | None = None,
+        action_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, S), (B, G) or None, (B, H) or None, (B, A) bool or None -> (probs (B, A), hidden)."""
+        logits, next_hidden = self.logits(state, signals, hidden, action_mask)
+        return F.softmax(logits, dim=-1), next_hidden
+
+    def get_action(
+        self,
+        state: torch.Tensor,
+        signals: torch.Tensor | None = None,
+        hidden: torch.Tensor | None = None,
+        action_mask: torch.Tensor | None = None,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(action (B,), log_prob (B,), entropy (B,), hidden): argmax when deterministic."""
+        logits, next_hidden = self.logits(state, signals, hidden, action_mask)
+        if deterministic:
+            action = logits.argmax(dim=-1)
+        else:
+            action = torch.multinomial(F.softmax(logits, dim=-1), 1).squeeze(-1)
+        log_prob, entropy = categorical_log_prob_entropy(logits, action)
+        return action, log_prob, entropy, next_hidden
+
+
+def masked_logits(logits: torch.Tensor, action_mask: torch.Tensor | None) -> torch.Tensor:
+    """`logits` with -inf where action_mask is False (exp(-inf) = 0: exactly zero probability)."""
+    if action_mask is None:
+        return logits
+    if action_mask.dtype != torch.bool:
+        raise TypeError(f"action_mask must be torch.bool, got {action_mask.dtype}")
+    if not torch.compiler.is_exporting() and not bool(action_mask.any(dim=-1).all()):
+        raise ValueError("action_mask: every row needs at least one allowed action")
+    return logits.masked_fill(~action_mask, float("-inf"))
+
+
+class DecentralizedActor(ServedActor):
     """One monster's policy from its own state and its signal vector (deployed as ONNX).
 
     state (S)   -> encoder [S -> H -> H] -> GRU (H -> H, optional) -+
@@ -188,15 +268,6 @@ class DecentralizedActor(nn.Module):
             layer_init(nn.Linear(128, action_dim), std=0.01),
         )
 
-    @property
-    def recurrent_dim(self) -> int:
-        """Width of the recurrent state carried between decisions (0 without a GRU)."""
-        return self.hidden_dim if self.use_gru else 0
-
-    def initial_hidden(self, batch_size: int, device: torch.device | None = None) -> torch.Tensor:
-        """The recurrent state of a monster that has not decided yet: zeros (B, H)."""
-        return torch.zeros(batch_size, self.hidden_dim, device=device)
-
     def logits(
         self,
         state: torch.Tensor,
@@ -220,42 +291,19 @@ class DecentralizedActor(nn.Module):
             next_hidden = h.squeeze(0)
 
         logits = self.decision(torch.cat([state_features, signal_features], dim=-1))  # (B, A)
-        if action_mask is not None:
-            if action_mask.dtype != torch.bool:
-                raise TypeError(f"action_mask must be torch.bool, got {action_mask.dtype}")
-            if not torch.compiler.is_exporting() and not bool(action_mask.any(dim=-1).all()):
-                raise ValueError("action_mask: every row needs at least one allowed action")
-            # exp(-inf) = 0: a masked action gets exactly zero probability.
-            logits = logits.masked_fill(~action_mask, float("-inf"))
-        return logits, next_hidden
+        return masked_logits(logits, action_mask), next_hidden
 
-    def forward(
-        self,
-        state: torch.Tensor,
-        signals: torch.Tensor | None = None,
-        hidden: torch.Tensor | None = None,
-        action_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, S), (B, G) or None, (B, H) or None, (B, A) bool or None -> (probs (B, A), hidden)."""
-        logits, next_hidden = self.logits(state, signals, hidden, action_mask)
-        return F.softmax(logits, dim=-1), next_hidden
-
-    def get_action(
-        self,
-        state: torch.Tensor,
-        signals: torch.Tensor | None = None,
-        hidden: torch.Tensor | None = None,
-        action_mask: torch.Tensor | None = None,
-        deterministic: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(action (B,), log_prob (B,), entropy (B,), hidden): argmax when deterministic."""
-        logits, next_hidden = self.logits(state, signals, hidden, action_mask)
-        if deterministic:
-            action = logits.argmax(dim=-1)
-        else:
-            action = torch.multinomial(F.softmax(logits, dim=-1), 1).squeeze(-1)
-        log_prob, entropy = categorical_log_prob_entropy(logits, action)
-        return action, log_prob, entropy, next_hidden
+    def float_sensitive_weights(self) -> list[str]:
+        """The two layers that read raw state and signal values, and the decision MLP that
+        produces the logits (25% of the actor's parameters at the seed's sizes). Quantizing them
+        cost the most action agreement for no measurable speed; the bulk that is quantized is the
+        state encoder's second layer and the GRU."""
+        decision = [
+            f"actor.decision.{i}.weight"
+            for i, layer in enumerate(self.decision)
+            if isinstance(layer, nn.Linear)
+        ]
+        return ["actor.state_encoder.0.weight", "actor.signal_encoder.0.weight", *decision]
 
     def evaluate_actions(
         self,
