@@ -172,6 +172,15 @@ def test_training_job_from_sql_registers_a_trained_deployable_actor(
     deployed = admin.execute("SELECT id FROM ml.deployed_models").fetchall()
     assert deployed == [(row["model_id"],)]
     assert list(tmp_path.glob("job_*/training_progress.csv"))
+    # The run folder ends with an export folder that says how it was deployed.
+    (export,) = tmp_path.glob("job_*/export")
+    meta = json.loads((export / "metadata.json").read_text())
+    assert meta["registration"]["model_ids"] == [row["model_id"]]
+    assert meta["updates"] == 3
+    assert (
+        f"UPDATE ml_models SET is_deployed = true WHERE version = 'job{job}';"
+        in (export / "README.txt").read_text()
+    )
 
 
 def test_bad_config_fails_at_once_with_the_error_in_the_row(

@@ -1,6 +1,9 @@
 """A training job from SQL, end to end: config -> the job's algorithm on the simulator -> verified
 ONNX export -> registered in ml_models as 'trained'. The worker's training runner calls
-`run_training_job`.
+`run_training_job`. The job's checkpoint directory is the run folder (models/training/loop.py:
+latest.pt, which a retried job resumes from, checkpoints/, training_progress.csv) and ends with an
+export folder, export/ (the ONNX files, metadata.json and README.txt with the deploy statement;
+models/training/export_folder.py).
 
 The row's `algorithm` names one of models.algorithms.registry.ALGORITHMS (mappo, ippo, qmix, ...).
 Its `config` jsonb overrides config/ctde_config.yaml section by section, sets the run, and gives the
@@ -49,6 +52,8 @@ from models.config import (
 from models.envs.base import Observation
 from models.export.onnx import ExportRejectedError, export_actor
 from models.export.registry import register_actor_sync
+from models.offline.dataset import attach_recorded_experience
+from models.training.export_folder import write_export_folder
 from models.training.loop import Trainer, check_model_type
 from models.training.settings import TrainingSettings
 
@@ -158,6 +163,11 @@ def run_training_job(
     config, settings, hyperparameters = parse_job_config(job.config, job.algorithm)
     started = time.perf_counter()
     trainer = Trainer(job.algorithm, config, settings, hyperparameters=hyperparameters)
+    if trainer.algorithm.info.offline:
+        # Learns from what the game server recorded (docs/offline.md); none: TrainingConfigError.
+        attach_recorded_experience(
+            trainer.algorithm, database_url, job.archetype, settings.model_type
+        )
     total = max(settings.total_updates, 1)
     resumed_from = 0
     if (job.checkpoint_dir / "latest.pt").exists():
@@ -208,4 +218,17 @@ def run_training_job(
     model_id = model_ids[0]
     metrics["model_ids"] = model_ids
     exported.write(Path(job.checkpoint_dir) / f"{job.archetype}_{settings.model_type}.onnx")
+    write_export_folder(
+        trainer,
+        exported,
+        Path(job.checkpoint_dir) / "export",
+        evaluation=evaluation,
+        registration={
+            "version": f"job{job.id}",
+            "archetypes": archetypes,
+            "model_ids": model_ids,
+            "training_status": "trained",
+        },
+        extra={"training": metrics},
+    )
     return TrainingOutcome(model_id=model_id, result=metrics)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config.model_types import ACTION_DIMS, COMBAT
+from models.envs.contract_combat.scenarios import SCENARIOS as CONTRACT_SCENARIOS
+from models.envs.pack_combat.rules import SCENARIOS as PACK_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ class TrainingSettings:
     contract simulator only; no recurrent state, no signals: a gateway request carries
     neither)."""
     scenario: str = "standard"
-    """Pack-simulator scenario (models/envs/pack_combat/rules.py SCENARIOS); environment "pack"."""
+    """The named scenario the run's fights (training and evaluation) are drawn from. On
+    "contract": models/envs/contract_combat/scenarios.py SCENARIOS ("standard", "lone_adventurer",
+    "outnumbered", "healer_party", "ambush"; docs/contract_combat.md, "Scenarios"), a scenario's
+    pack sizes clipped into the curriculum's. On "pack": models/envs/pack_combat/rules.py
+    SCENARIOS. Another name is refused with the environment's known ones."""
     eval_every: int = 10
     """Updates between deterministic evaluations on held-out seeds."""
     eval_episodes: int = 200
@@ -50,8 +56,18 @@ class TrainingSettings:
     """First seed of the evaluation fights; training seeds stay far below it."""
     early_stopping_patience: int = 0
     """Stop after this many evaluations without a better win rate (0: never)."""
+    success_threshold: float = 0.0
+    """An evaluation whose score (the env's: the win rate on the simulators) reaches this bar is a
+    success (at or below it for a score where lower is better, a cost); consecutive successes are
+    the `streak` of training_progress.csv (0: no bar, the streak stays 0)."""
+    success_streak: int = 0
+    """Stop after this many consecutive successful evaluations (0: never; needs
+    success_threshold and eval_every)."""
     checkpoint_every: int = 10
-    """Updates between checkpoints (the latest is kept; the best by evaluation too)."""
+    """Updates between checkpoints: latest.pt and checkpoints/checkpoint_<env steps>/ (the best
+    evaluation is kept too: best.pt and checkpoints/best_reward_<env steps>/)."""
+    keep_checkpoints: int = 3
+    """checkpoints/checkpoint_<env steps>/ directories kept, the newest (0: every one)."""
     seed: int = 0
     """Seeds torch, numpy and the simulator: the same seed gives the same run."""
     register_archetypes: list[str] = field(default_factory=list)
@@ -60,8 +76,27 @@ class TrainingSettings:
     torch_threads: int = 1
     """Intra-op threads for torch. The networks are small: one thread avoids the spin-wait
     contention that made updates 10x slower on a busy 2-core machine (measured)."""
+    num_env_runners: int = 0
+    """Where the fights are stepped. 0: in the training process. K > 0: on K Ray actors (env
+    runners, one CPU each), each stepping its share of the n_envs fights; the in-house algorithms
+    collect through them unchanged (models/rllib/remote_env.py), RLlib's algorithms use K RLlib
+    env runners. Evaluation stays in the training process."""
+    ray_address: str = ""
+    """The Ray cluster of the env runners: "host:port" of a running head, "ray://host:port" (Ray
+    client) or "auto"; "" uses the environment variable RAGNAROK_RAY_ADDRESS, else a local Ray on
+    this machine (models/rllib/cluster.py). A cluster that cannot be reached fails the job at
+    once, with the reason."""
 
     def __post_init__(self) -> None:
+        if self.num_env_runners < 0:
+            raise ValueError(f"training.num_env_runners must be >= 0, got {self.num_env_runners}")
+        if self.success_streak < 0 or self.keep_checkpoints < 0:
+            raise ValueError("training.success_streak and training.keep_checkpoints must be >= 0")
+        if self.success_streak and not (self.success_threshold and self.eval_every):
+            raise ValueError(
+                "training.success_streak counts evaluations that reach training.success_threshold: "
+                "set success_threshold (non-zero) and eval_every (> 0) too"
+            )
         if self.environment not in ENVIRONMENTS:
             raise ValueError(
                 f"training.environment must be one of {', '.join(ENVIRONMENTS)}, "
@@ -72,6 +107,12 @@ class TrainingSettings:
                 f"training.model_type must be one of {', '.join(MODEL_TYPES)}, "
                 f"got {self.model_type!r}"
             )
+        known = SCENARIO_NAMES[self.environment]
+        if self.scenario not in known:
+            raise ValueError(
+                f"training.scenario must be one of {', '.join(known)} on the "
+                f"{self.environment!r} environment, got {self.scenario!r}"
+            )
         if self.model_type == COMBAT and self.environment != "contract":
             raise ValueError(
                 "training.model_type 'combat' trains on the contract simulator: "
@@ -80,4 +121,6 @@ class TrainingSettings:
 
 
 ENVIRONMENTS = ("contract", "pack")
+#: The scenarios each environment draws its fights from, by name.
+SCENARIO_NAMES = {"contract": tuple(CONTRACT_SCENARIOS), "pack": tuple(PACK_SCENARIOS)}
 MODEL_TYPES = tuple(ACTION_DIMS)
