@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import uuid
@@ -152,11 +153,22 @@ def run_one(
     finally:
         done.set()
         beat.join()
+        release_ray()
     conn.execute(
         query("finish_training_job").encode(),
         (job_id, settings.worker_id, status, result, error, model_id),
     )
     return status
+
+
+def release_ray() -> None:
+    """A job that trained on Ray leaves its env runners and learner (and, on a local Ray, the
+    cluster's own processes) behind in this long-lived process: they go with the job, whatever
+    its end, so the next job starts on a clean cluster and an idle runner holds no cores. Leaving
+    a remote cluster ends only this driver's actors there."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 class ParentWatch:
