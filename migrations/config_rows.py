@@ -48,3 +48,13 @@ def load_config_sections(sections: Sequence[str]) -> None:
     insert = query("insert_config").encode()
     for key, value in database_settings(document, sections):
         conn.execute(insert, {"key": key, "value": Jsonb(value)})
+
+
+def unload_config_keys(keys: Sequence[str]) -> None:
+    """Delete settings from ml.config, within the running migration (the downgrade of the
+    revision that added them)."""
+    conn = op.get_bind().connection.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    delete = query("delete_config").encode()
+    for key in keys:
+        conn.execute(delete, {"key": key})

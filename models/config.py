@@ -156,7 +156,8 @@ QUEUE_MAX_MONSTERS = 1024
 @dataclass(frozen=True)
 class LimitsConfig:
     """Caps on one call of the game server's SQL API (docs/coordination.md, "Limits"): a call over
-    one is refused with SQLSTATE ML009 before any work (episode_reward: 22023)."""
+    one is refused with SQLSTATE ML009 before any work (episode_reward, experience_reward:
+    22023)."""
 
     sync_monsters: int = 2048
     """Monsters in one ml.sync_monsters call, either form."""
@@ -179,6 +180,12 @@ class LimitsConfig:
     """Steps of one episode recorded with ml.record_pack_episode."""
     episode_reward: float = 1e6
     """Largest absolute team or individual reward of one step of a recorded episode."""
+    experience_rows: int = 4096
+    """Transitions (rows) in one ml.record_experience call."""
+    experience_reward: float = 1000.0
+    """Largest absolute reward of one transition recorded with ml.record_experience (22023): the
+    contract simulator's stay within [-1.5, 12]; a Q-learner's values grow with reward / (1 -
+    gamma), so one absurd reward would swamp every other."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ database accepts exactly the registry's names."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,16 @@ import torch
 from config.training_jobs import TrainingConfigError
 from models.algorithms.registry import ALGORITHMS, UnknownAlgorithmError, algorithm_class
 from models.config import ConfigError, config_from_dict, default_config
+from models.envs.contract_combat.env import ContractCombatEnv
 from models.envs.pettingzoo import PettingZooVecEnv
 from models.export.onnx import export_actor
 from models.export.registry import fetch_onnx_sync, register_actor_sync
+from models.offline.dataset import OfflineLearner, play_transitions
+from models.rllib.algorithms import RLlibAlgorithm
 from models.training.job import parse_job_config
 from models.training.loop import Trainer
 from models.training.settings import TrainingSettings
+from tests.test_experience import experience_args, record_experience
 from tests.test_training_job import TINY, job_row, training_worker
 from tests.worker_helpers import (
     collect_decisions,
@@ -32,7 +37,10 @@ from tests.worker_helpers import (
     worker_process,
 )
 
-NAMES = sorted(ALGORITHMS)
+#: The in-house algorithms: they train on any MultiAgentEnv (the pack simulator, PettingZoo) and
+#: resume bit-exactly. RLlib's train on the contract simulator through RLlib's own env runners, in
+#: Ray's processes: tests/test_rllib.py holds their contract.
+NAMES = sorted(n for n, cls in ALGORITHMS.items() if not issubclass(cls, RLlibAlgorithm))
 
 #: Small networks, so that two updates of any algorithm take about a second.
 CONFIG = {
@@ -48,6 +56,7 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "qmix": {"batch_episodes": 2, "buffer_episodes": 16},
     "vdn": {"batch_episodes": 2, "buffer_episodes": 16},
     "maddpg": {"batch_size": 32, "buffer_size": 2000, "warmup_steps": 0},
+    "cql": {"batch_size": 32, "train_steps_per_iteration": 4},
 }
 
 
@@ -68,12 +77,31 @@ def tiny_settings(**overrides: Any) -> TrainingSettings:
 
 
 def trainer(name: str, **settings: Any) -> Trainer:
-    return Trainer(
-        name,
-        config_from_dict(_merged(CONFIG)),
-        tiny_settings(**settings),
-        hyperparameters=HYPERPARAMETERS.get(name, {}),
+    return with_recorded_play(
+        Trainer(
+            name,
+            config_from_dict(_merged(CONFIG)),
+            tiny_settings(**settings),
+            hyperparameters=HYPERPARAMETERS.get(name, {}),
+        )
     )
+
+
+def with_recorded_play(t: Trainer) -> Trainer:
+    """An offline algorithm (cql) learns from recorded play, never from its environment: random
+    play of the run's own kind of environment stands in for what a game server records."""
+    if t.algorithm.info.offline:
+        assert isinstance(t.algorithm, OfflineLearner)
+        rng = np.random.default_rng(0)
+        env = t.make_env(4, seed=123)
+
+        def random_valid(obs: Any) -> np.ndarray:
+            return np.asarray(
+                np.where(obs.action_mask, rng.random(obs.action_mask.shape), -1).argmax(-1)
+            )
+
+        t.algorithm.attach_dataset(play_transitions(env, random_valid, 16)[0])
+    return t
 
 
 def _merged(override: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +130,7 @@ def test_the_database_accepts_exactly_the_registry(admin: Any) -> None:
         "SELECT name, title, on_policy, centralized_critic, recurrent, value_based "
         "FROM ml.training_algorithms ORDER BY name"
     ).fetchall()
-    assert [r[0] for r in rows] == NAMES
+    assert [r[0] for r in rows] == sorted(ALGORITHMS)
     for name, title, on_policy, centralized, recurrent, value_based in rows:
         info = ALGORITHMS[name].info
         assert (title, on_policy, centralized, recurrent, value_based) == (
@@ -122,8 +150,10 @@ def test_an_unknown_algorithm_is_refused_by_sql_and_by_the_registry(admin: Any) 
     # The API: 22P02 with the known names in the hint.
     with pytest.raises(psycopg.errors.InvalidTextRepresentation) as info:
         admin.execute("SELECT ml.submit_training('tank', 'dqn')")
-    assert info.value.diag.message_hint == "algorithms: " + ", ".join(NAMES)
-    with pytest.raises(UnknownAlgorithmError, match="'dqn' \\(known: " + ", ".join(NAMES)):
+    assert info.value.diag.message_hint == "algorithms: " + ", ".join(sorted(ALGORITHMS))
+    with pytest.raises(
+        UnknownAlgorithmError, match="'dqn' \\(known: " + ", ".join(sorted(ALGORITHMS))
+    ):
         algorithm_class("dqn")
 
 
@@ -145,7 +175,7 @@ def test_two_updates_on_the_pack_simulator(name: str) -> None:
     t = trainer(name)
     history = t.train()
     assert t.training_step == 2
-    assert t.env_steps == 2 * 16 * 4
+    assert t.env_steps == (0 if t.algorithm.info.offline else 2 * 16 * 4)
     for record in history.updates:
         losses = [v for k, v in record.items() if "loss" in k]
         assert losses, record
@@ -173,8 +203,9 @@ def test_two_updates_on_a_pettingzoo_env(name: str) -> None:
         hyperparameters=HYPERPARAMETERS.get(name, {}),
         n_agents=3,
     )
-    history = t.train()
-    assert [r["episodes"] for r in history.updates] == [4.0, 4.0]
+    history = with_recorded_play(t).train()
+    played = 0.0 if t.algorithm.info.offline else 4.0
+    assert [r["episodes"] for r in history.updates] == [played, played]
     assert np.isfinite(t.evaluate(episodes=2)["team_return"])
 
 
@@ -234,8 +265,16 @@ def test_the_exported_actor_matches_torch_and_round_trips_the_registry(
     assert torch.equal(probs.argmax(-1), logits.argmax(-1))
 
 
-#: One archetype per algorithm, so that all five trained actors can be deployed at once.
-ARCHETYPES = dict(zip(NAMES, ["aggressive", "defensive", "support", "mage", "tank"], strict=False))
+def random_pack_actions(seed: int) -> Callable[[Any], np.ndarray]:
+    """A policy of uniformly random pack actions (what recorded play may hold)."""
+    rng = np.random.default_rng(seed)
+    return lambda obs: rng.integers(0, 7, obs.agent_mask.shape)
+
+
+#: One archetype per algorithm, so that every trained actor can be deployed at once.
+ARCHETYPES = dict(
+    zip(NAMES, ["aggressive", "defensive", "support", "mage", "tank", "ranged"], strict=False)
+)
 
 
 def test_every_algorithm_trains_from_sql_and_is_served(
@@ -243,6 +282,10 @@ def test_every_algorithm_trains_from_sql_and_is_served(
 ) -> None:
     jobs = {}
     for name in NAMES:
+        if ALGORITHMS[name].info.offline:  # it learns from play the game server recorded
+            env = ContractCombatEnv(4, seed=5, max_steps=12, action_space="pack")
+            played, _ = play_transitions(env, random_pack_actions(seed=5), 16)
+            record_experience(game, experience_args(played, ARCHETYPES[name], "pack_coordination"))
         config = json.loads(json.dumps(TINY))
         config["algorithm"] = HYPERPARAMETERS.get(name, {})
         jobs[name] = admin.execute(

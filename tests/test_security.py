@@ -25,6 +25,12 @@ from psycopg.types.json import Jsonb
 from scripts.migrate import downgrade
 from tests.coordination_helpers import monster
 from tests.ctde_helpers import make_episode
+from tests.test_experience import (
+    RECORD_EXPERIENCE,
+    experience_args,
+    experience_params,
+    random_dataset,
+)
 from tests.test_pack_episodes import RECORD, record_args
 
 #: Types a definer body names that the grammar does not bind to pg_catalog by itself (unlike
@@ -84,6 +90,7 @@ def api_calls() -> list[tuple[str, tuple[Any, ...]]]:
         ("SELECT * FROM ml.coordination_score(ARRAY[1001, 1002], ARRAY[1, 2])", ()),
         ("SELECT ml.expire_signals()", ()),
         (RECORD, tuple(record_args(episode))),
+        (RECORD_EXPERIENCE, tuple(experience_params(experience_args(random_dataset(2))))),
         (
             "SELECT ml.request_pack_actions(%s::integer[], %s::text[], %s::real[], 5)",
             ([1001, 1002], ["aggressive", "tank"], states),

@@ -1,8 +1,9 @@
 """ALGORITHMS: every training algorithm the product has, by the name SQL chooses it with.
 
 `INSERT INTO ml_training_jobs (archetype, algorithm, config) VALUES ('tank', 'qmix', '{}')` trains
-`ALGORITHMS["qmix"]`; the database accepts exactly these names (ml.training_algorithms(), checked
-by tests/test_algorithms.py against this dict).
+`ALGORITHMS["qmix"]`. The `rllib_*` entries train on Ray with RLlib (models/rllib/algorithms.py);
+importing them does not import Ray (a job that names one starts it). The database accepts exactly
+these names (ml.training_algorithms, checked by tests/test_algorithms.py against this dict).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from models.algorithms.maddpg import MADDPG
 from models.algorithms.mappo import MAPPO
 from models.algorithms.qmix import QMIX
 from models.algorithms.vdn import VDN
+from models.offline.cql import CQL
+from models.rllib.algorithms import RLLIB_ALGORITHMS
 
+_IN_HOUSE: tuple[type[Algorithm], ...] = (MAPPO, IPPO, QMIX, VDN, MADDPG, CQL)
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    cls.info.name: cls for cls in (MAPPO, IPPO, QMIX, VDN, MADDPG)
+    cls.info.name: cls for cls in (*_IN_HOUSE, *RLLIB_ALGORITHMS)
 }
 
 
