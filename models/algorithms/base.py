@@ -6,7 +6,8 @@ that is split in two:
 - **Act** (decentralized, what is deployed): `Algorithm.actor` is a `ServedActor` (the
   product's `DecentralizedActor`, or an RLlib module's policy), which reads one monster's local
   state, its pack's signal vector and its own GRU memory and nothing else. It is what
-  `models.export.onnx.export_actor` exports and the worker (or the database) serves; `Algorithm.policy()` plays it on a whole environment for evaluation.
+  `models.export.onnx.export_actor` exports and the worker (or the database) serves;
+  `Algorithm.policy()` plays it on a whole environment for evaluation.
 - **Learn** (centralized, training only): `Algorithm.iterate()` collects experience from the
   environment and updates. It may read the privileged `Observation.global_state` of every agent
   (MAPPO's critic, QMIX's mixer, MADDPG's critics) or not (IPPO).
@@ -174,7 +175,7 @@ class Algorithm(ABC):
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         """Restore `state_dict()`; weights_only restores the networks and nothing of the run."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook: most algorithms have nothing to release)
         """Release what the algorithm holds outside this process (an RLlib algorithm's env
         runners and learner); the in-house algorithms hold nothing."""
 

@@ -448,9 +448,7 @@ class ContractCombatEnv:
         # The contract floats and signals of fights that ran out of time, as they ended (the
         # reset below replaces them): an RLlib episode bootstraps a truncated monster's value from
         # its last observation (models/rllib/env.py).
-        self.timeout_obs = (
-            (encode(m, self.players, w), self._signals()) if timeout.any() else None
-        )
+        self.timeout_obs = (encode(m, self.players, w), self._signals()) if timeout.any() else None
         self._reset_envs(finished)
         result = StepResult(
             team_reward=team.astype(np.float32),
