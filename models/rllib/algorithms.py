@@ -34,6 +34,8 @@ from models.rllib.actor import RLlibActor
 from models.rllib.spaces import action_count, spaces, uses_signals
 
 POLICY = "shared_policy"
+#: Agent steps sampled from replay per DQN or SAC update.
+REPLAY_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,10 @@ class RLlibHyperparameters:
     """relu or tanh."""
     lr: float = 3e-4
     """Learning rate (every optimizer of the learner)."""
-    train_batch_steps: int = 0
-    """Steps of one RLlib environment per update, each a step of `training.n_envs` fights, summed
-    over the env runners (0: `training.rollout_length`)."""
+    train_batch_decisions: int = 0
+    """Monster decisions (RLlib's agent steps) per update, summed over the env runners; the
+    replay sample of an update for DQN and SAC (0: `training.rollout_length` x `training.n_envs`
+    x 3.5, a rollout of the in-house algorithms at an average pack's size; DQN and SAC: 1024)."""
     epochs: int = 0
     """Passes over each batch (PPO; 0: `ctde.n_epochs`)."""
     minibatches: int = 0
@@ -70,8 +73,8 @@ class RLlibHyperparameters:
             )
         if self.activation not in ("relu", "tanh"):
             raise ValueError(f"algorithm.activation must be relu or tanh, got {self.activation!r}")
-        if self.lr <= 0 or self.train_batch_steps < 0 or self.num_gpus_per_learner < 0:
-            raise ValueError("algorithm.lr must be > 0; train_batch_steps, num_gpus >= 0")
+        if self.lr <= 0 or self.train_batch_decisions < 0 or self.num_gpus_per_learner < 0:
+            raise ValueError("algorithm.lr must be > 0; train_batch_decisions, num_gpus >= 0")
 
 
 class RLlibAlgorithm(Algorithm):
@@ -110,7 +113,11 @@ class RLlibAlgorithm(Algorithm):
         runners = s.num_env_runners
         self.cluster = cluster.connect(s.ray_address or None)
         cluster.require_resources(cpus=1 + runners, gpus=hp.num_gpus_per_learner)
-        batch = hp.train_batch_steps or s.rollout_length
+        # Batches count monster decisions (agent steps): RLlib's minibatch size is in rows, and
+        # counted in env steps (each a step of every fight) a batch of 32 steps allowed
+        # minibatches of at most 32 rows: 9.0 s per PPO update where 4 minibatches of ~1,900 rows
+        # take 0.18 s (bench/RESULTS.md, "Training on Ray").
+        batch = hp.train_batch_decisions or s.rollout_length * s.n_envs * 7 // 2
         obs_space, act_space = spaces(self.model_type)
         from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
         from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -172,7 +179,9 @@ class RLlibAlgorithm(Algorithm):
             )
             .training(gamma=c.gamma, **self.learning_rates(), **self.training_options(batch))
         )
-        if not self.info.on_policy:
+        if self.info.on_policy:
+            config.multi_agent(count_steps_by="agent_steps")
+        else:
             # Replay stores whole RLlib episodes: chunks cut mid-episode, with monsters joining
             # and leaving, broke RLlib's episode concatenation in the replay buffer (KeyError in
             # MultiAgentEpisode.concat_episode); complete episodes need no concatenation.
@@ -412,15 +421,15 @@ class RLlibDQN(RLlibAlgorithm):
         return {
             "double_q": True,
             "dueling": True,
-            "train_batch_size_per_learner": 32 * batch,
+            "train_batch_size_per_learner": self.hp.train_batch_decisions or REPLAY_BATCH,
             "replay_buffer_config": {
                 "type": "MultiAgentPrioritizedEpisodeReplayBuffer",
                 "capacity": self.hp.replay_capacity,
                 "alpha": 0.6,
                 "beta": 0.4,
             },
-            "num_steps_sampled_before_learning_starts": 2 * batch,
-            "target_network_update_freq": 8 * batch,
+            "num_steps_sampled_before_learning_starts": 2 * self.settings.max_steps,
+            "target_network_update_freq": 8 * self.settings.max_steps,
         }
 
 
@@ -449,14 +458,14 @@ class RLlibSAC(RLlibAlgorithm):
     def training_options(self, batch: int) -> dict[str, Any]:
         return {
             "twin_q": True,
-            "train_batch_size_per_learner": 32 * batch,
+            "train_batch_size_per_learner": self.hp.train_batch_decisions or REPLAY_BATCH,
             "replay_buffer_config": {
                 "type": "MultiAgentPrioritizedEpisodeReplayBuffer",
                 "capacity": self.hp.replay_capacity,
                 "alpha": 0.6,
                 "beta": 0.4,
             },
-            "num_steps_sampled_before_learning_starts": 2 * batch,
+            "num_steps_sampled_before_learning_starts": 2 * self.settings.max_steps,
         }
 
 
