@@ -67,6 +67,17 @@ def cluster(fresh_home: Path) -> Iterator[ClusterInfo]:
             yield info
         finally:
             ray.shutdown()
+            forget_auth_token()
+
+
+def forget_auth_token() -> None:
+    """Ray keeps the token it read in the process (its C++ token loader): with HOME back, the next
+    local Ray of this process (another test module's) must read the token of that HOME, not this
+    module's fresh one, or its own GCS refuses it (InvalidAuthToken)."""
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 @pytest.fixture
