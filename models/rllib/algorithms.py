@@ -222,6 +222,15 @@ class RLlibAlgorithm(Algorithm):
         self._fight_steps += fight_steps
         stats = fight_summary(runners)
         stats.update(_learner_stats(result))
+        timers = result.get("timers", {})
+        # Where the update's time went (PPO's synchronous step; the asynchronous algorithms
+        # report what they have).
+        for key, name in (
+            ("env_runner_sampling_timer", "sample_s"),
+            ("learner_update_timer", "learn_s"),
+        ):
+            if isinstance(timers.get(key), int | float):
+                stats[name] = float(timers[key])
         stats["restarted_env_runners"] = float(
             result.get("fault_tolerance", {}).get("num_remote_worker_restarts", 0)
         )
