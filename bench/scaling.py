@@ -92,7 +92,6 @@ def job_config(name: str, runners: int, seconds: float, seed: int) -> dict[str, 
     if name.startswith("rllib_"):
         # RLlib's MLP at the pack actor's width; one update per 32 steps of the 64 fights.
         raw["algorithm"] = {"hidden_layers": [64, 64], "lr": 7e-4}
-        raw.pop("advanced", None)
     return raw
 
 

@@ -18,7 +18,13 @@ from models.rllib.algorithms import RLLIB_ALGORITHMS, RLlibAlgorithm
 from models.training.job import parse_job_config
 from models.training.loop import Trainer
 from tests.test_training_job import job_row, training_worker
-from tests.worker_helpers import wait_until
+from tests.worker_helpers import (
+    collect_decisions,
+    request_pack,
+    sync_pack,
+    wait_until,
+    worker_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +153,7 @@ def test_the_registry_lists_every_rllib_algorithm() -> None:
 
 
 def test_an_rllib_job_from_sql_trains_registers_and_serves(
-    worker_url: str, admin: Any, tmp_path: Path
+    worker_url: str, admin: Any, game: Any, listener: Any, tmp_path: Path
 ) -> None:
     """INSERT a job naming rllib_ppo: the worker's training runner trains it on a local Ray,
     exports it, registers it; deployed, the worker answers the game server with it."""
@@ -166,6 +172,18 @@ def test_an_rllib_job_from_sql_trains_registers_and_serves(
         (row["model_id"],),
     ).fetchone()
     assert model == ("tank", PACK_COORDINATION, 64, 32, 7, 0, "trained")
+    # Deployed with an UPDATE, it answers the game server's pack requests through the worker.
+    admin.execute("UPDATE ml_models SET is_deployed = true WHERE id = %s", (row["model_id"],))
+    ids = [41, 42, 43]
+    sync_pack(game, ids, "tank", map_id=9)
+    with worker_process(worker_url):
+        request = request_pack(game, ids, "tank")
+        (note,) = collect_decisions(listener, {request})[request]
+    assert note["status"] == "done", note
+    assert [a["monster_id"] for a in note["actions"]] == ids
+    assert all(0 <= a["action"] <= 6 for a in note["actions"])
+    stored = game.execute("SELECT ml.decision_result(%s)", (request,)).fetchone()[0]
+    assert stored["model_version"] == f"job{job}"
 
 
 def test_an_unreachable_ray_address_fails_the_job_at_once(

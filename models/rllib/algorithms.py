@@ -34,6 +34,8 @@ from models.rllib.actor import RLlibActor
 from models.rllib.spaces import action_count, spaces, uses_signals
 
 POLICY = "shared_policy"
+#: PPO's clamp on a squared value error: wide enough for the simulator's returns (up to ~30).
+VALUE_ERROR_CLIP = 1e4
 #: Agent steps sampled from replay per DQN or SAC update.
 REPLAY_BATCH = 1024
 
@@ -318,17 +320,28 @@ def _learner_stats(result: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def rllib_info(name: str, title: str, *, on_policy: bool, value_based: bool) -> AlgorithmConfig:
+    """An RLlib algorithm's registry entry: no centralized critic (its critic reads the agent's own
+    observation), no recurrent actor, sampling on RLlib's own env runners."""
+    return AlgorithmConfig(
+        name=name,
+        title=title,
+        on_policy=on_policy,
+        centralized_critic=False,
+        recurrent=False,
+        value_based=value_based,
+        own_env_runners=True,
+    )
+
+
 class RLlibPPO(RLlibAlgorithm):
     """PPO (Schulman et al. 2017): clipped surrogate, GAE, several epochs of minibatches."""
 
-    info = AlgorithmConfig(
-        name="rllib_ppo",
-        title="RLlib PPO on Ray: one shared policy, clipped surrogate, GAE",
+    info = rllib_info(
+        "rllib_ppo",
+        "RLlib PPO on Ray: one shared policy, clipped surrogate, GAE",
         on_policy=True,
-        centralized_critic=False,
-        recurrent=False,
         value_based=False,
-        own_env_runners=True,
     )
 
     def rllib_config(self) -> Any:
@@ -343,6 +356,10 @@ class RLlibPPO(RLlibAlgorithm):
             "train_batch_size_per_learner": batch,
             "minibatch_size": max(batch // minibatches, 1),
             "num_epochs": hp.epochs or c.n_epochs,
+            # RLlib clamps each squared value error at vf_clip_param (10): returns here reach
+            # 20-30 (a kill is worth 5, the pack's survival 10), so most of the critic's gradient
+            # was clipped away. Errors are kept whole; the gradient clip bounds the step.
+            "vf_clip_param": VALUE_ERROR_CLIP,
             "clip_param": c.clip_epsilon,
             "lambda_": c.gae_lambda,
             "entropy_coeff": hp.entropy_coeff,
@@ -354,14 +371,11 @@ class RLlibPPO(RLlibAlgorithm):
 class RLlibAPPO(RLlibAlgorithm):
     """APPO: asynchronous PPO, V-trace corrected, with a target policy (RLlib's)."""
 
-    info = AlgorithmConfig(
-        name="rllib_appo",
-        title="RLlib APPO on Ray: asynchronous PPO with V-trace",
+    info = rllib_info(
+        "rllib_appo",
+        "RLlib APPO on Ray: asynchronous PPO with V-trace",
         on_policy=True,
-        centralized_critic=False,
-        recurrent=False,
         value_based=False,
-        own_env_runners=True,
     )
 
     def rllib_config(self) -> Any:
@@ -383,14 +397,11 @@ class RLlibAPPO(RLlibAlgorithm):
 class RLlibIMPALA(RLlibAlgorithm):
     """IMPALA (Espeholt et al. 2018): actors sample, one learner updates, V-trace corrects."""
 
-    info = AlgorithmConfig(
-        name="rllib_impala",
-        title="RLlib IMPALA on Ray: asynchronous actor-learner with V-trace",
+    info = rllib_info(
+        "rllib_impala",
+        "RLlib IMPALA on Ray: asynchronous actor-learner with V-trace",
         on_policy=True,
-        centralized_critic=False,
-        recurrent=False,
         value_based=False,
-        own_env_runners=True,
     )
 
     def rllib_config(self) -> Any:
@@ -411,14 +422,11 @@ class RLlibIMPALA(RLlibAlgorithm):
 class RLlibDQN(RLlibAlgorithm):
     """DQN with double Q, dueling heads and prioritized replay (RLlib's Rainbow parts)."""
 
-    info = AlgorithmConfig(
-        name="rllib_dqn",
-        title="RLlib DQN on Ray: double Q, dueling heads, prioritized replay",
+    info = rllib_info(
+        "rllib_dqn",
+        "RLlib DQN on Ray: double Q, dueling heads, prioritized replay",
         on_policy=False,
-        centralized_critic=False,
-        recurrent=False,
         value_based=True,
-        own_env_runners=True,
     )
 
     def rllib_config(self) -> Any:
@@ -445,14 +453,11 @@ class RLlibDQN(RLlibAlgorithm):
 class RLlibSAC(RLlibAlgorithm):
     """SAC for discrete actions: twin Q critics, automatic temperature, replay."""
 
-    info = AlgorithmConfig(
-        name="rllib_sac",
-        title="RLlib SAC on Ray (discrete): twin Q, automatic temperature",
+    info = rllib_info(
+        "rllib_sac",
+        "RLlib SAC on Ray (discrete): twin Q, automatic temperature",
         on_policy=False,
-        centralized_critic=False,
-        recurrent=False,
         value_based=False,
-        own_env_runners=True,
     )
 
     def rllib_config(self) -> Any:

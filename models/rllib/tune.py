@@ -50,7 +50,7 @@ from typing import Any
 
 from config.training_jobs import TrainingConfigError
 from models.algorithms.registry import UnknownAlgorithmError, algorithm_class
-from models.training.job import JOB_SECTIONS, parse_job_config
+from models.training.job import JOB_SECTIONS, command_job_config, parse_job_config
 from models.training.loop import LATEST, Trainer
 
 #: Tune's experiment folder under OUT.
@@ -570,20 +570,10 @@ def parser() -> argparse.ArgumentParser:
 
 def base_config(args: argparse.Namespace) -> dict[str, Any]:
     """--config with the flags' "training" keys over it."""
-    raw: Any = {}
-    if args.config:
-        text = args.config
-        if not text.lstrip().startswith("{"):
-            text = Path(text).read_text(encoding="utf-8")
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise TuneError(f"--config must be a JSON object, got {raw!r}")
-    training = dict(raw.get("training", {}))
-    for flag, key in TRAINING_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            training[key] = value
-    return {**raw, "training": training}
+    try:
+        return command_job_config(args, TRAINING_FLAGS)
+    except TrainingConfigError as exc:
+        raise TuneError(str(exc)) from None
 
 
 def _ints(text: str, flag: str) -> list[int]:

@@ -32,7 +32,7 @@ from typing import Any
 from config.training_jobs import TrainingConfigError
 from models.algorithms.registry import ALGORITHMS
 from models.training.checkpoints import CheckpointError
-from models.training.job import agreement_inputs, parse_job_config
+from models.training.job import agreement_inputs, command_job_config, parse_job_config
 from models.training.loop import LATEST, Trainer
 
 log = logging.getLogger("models.training")
@@ -76,20 +76,7 @@ def parser() -> argparse.ArgumentParser:
 
 def job_config(args: argparse.Namespace) -> dict[str, Any]:
     """The job config --config gives, with the flags' "training" keys over it."""
-    raw: Any = {}
-    if args.config:
-        text = args.config
-        if not text.lstrip().startswith("{"):
-            text = Path(text).read_text(encoding="utf-8")
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise TrainingConfigError(f"--config must be a JSON object, got {raw!r}")
-    training = dict(raw.get("training", {}))
-    for flag, key in TRAINING_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            training[key] = value
-    return {**raw, "training": training}
+    return command_job_config(args, TRAINING_FLAGS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ An unknown or mistyped key fails the job at once with the key named (no retry).
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,27 @@ def parse_job_config(
     except ValueError as exc:  # ConfigError, or a hyper-parameter's own range check
         raise TrainingConfigError(str(exc)) from None
     return config, settings, hyperparameters
+
+
+def command_job_config(args: Any, training_flags: dict[str, str]) -> dict[str, Any]:
+    """A command's job config (python -m models.training, models.rllib.tune): `args.config` (a
+    JSON object, or a file holding one) with the command's flags over its "training" keys
+    (`training_flags`: argument name -> training key; a flag left unset, None, changes nothing).
+    TrainingConfigError when --config is not a JSON object."""
+    raw: Any = {}
+    if args.config:
+        text = args.config
+        if not text.lstrip().startswith("{"):
+            text = Path(text).read_text(encoding="utf-8")
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise TrainingConfigError(f"--config must be a JSON object, got {raw!r}")
+    training = dict(raw.get("training", {}))
+    for flag, key in training_flags.items():
+        value = getattr(args, flag)
+        if value is not None:
+            training[key] = value
+    return {**raw, "training": training}
 
 
 def model_type_defaults(model_type: str) -> dict[str, Any]:
