@@ -124,7 +124,11 @@ def test_weights_only_load_puts_the_policy_back(local_ray: None, tmp_path: Path)
 def test_a_lost_env_runner_is_replaced_and_counted(local_ray: None) -> None:
     import ray
 
-    trainer = trainer_for("rllib_ppo", tiny(num_env_runners=1, eval_every=0))
+    raw = tiny(num_env_runners=1, eval_every=0)
+    # The curriculum grows the packs every update: the remote runner's fights follow, and the
+    # local runner (which has no env when remote ones sample) is passed over.
+    raw["advanced"] = {"curriculum_learning": True, "size_increase_interval": 1}
+    trainer = trainer_for("rllib_ppo", raw)
     algorithm = trainer.algorithm
     assert isinstance(algorithm, RLlibAlgorithm)
     try:

@@ -46,6 +46,10 @@ class PackEnvRunner(MultiAgentEnvRunner):  # type: ignore[misc]
         super().make_env()
 
     def pack_envs(self) -> list[ContractPackEnv]:
+        """This runner's environments: none for the local runner of an algorithm whose sampling
+        is done by remote runners (RLlib builds it without an env)."""
+        if self.env is None:
+            return []
         return [env.unwrapped for env in self.env.envs]
 
     def set_pack_size(self, pack_size: tuple[int, int]) -> None:
