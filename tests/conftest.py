@@ -82,6 +82,13 @@ def listener(game_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
+def game(game_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The game server's connection (ml_user, autocommit)."""
+    with psycopg.connect(game_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
 def admin(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the test's database as ml_admin."""
     with psycopg.connect(db_url, autocommit=True) as conn:
