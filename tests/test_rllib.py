@@ -114,7 +114,8 @@ def test_weights_only_load_puts_the_policy_back(local_ray: None, tmp_path: Path)
         states = torch.randn(9, 64)
         want = trainer.algorithm.actor(states, None)[0]
         assert not torch.allclose(other.algorithm.actor(states, None)[0], want)
-        other.load_checkpoint(tmp_path / "latest.pt", weights_only=True)
+        # The run ended with its best evaluated weights loaded (best.pt), as every run does.
+        other.load_checkpoint(tmp_path / "best.pt", weights_only=True)
         assert torch.allclose(other.algorithm.actor(states, None)[0], want, atol=1e-6)
     finally:
         trainer.algorithm.close()

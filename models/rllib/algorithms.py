@@ -20,11 +20,13 @@ stepped by one numpy call, decided by one batched forward pass.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from config.model_types import GATEWAY_TYPES
 from models.algorithms.base import Algorithm, AlgorithmConfig, Iteration
@@ -190,7 +192,6 @@ class RLlibAlgorithm(Algorithm):
             config.env_runners(batch_mode="complete_episodes", rollout_fragment_length=s.max_steps)
         self.rllib = config.build_algo()
         self._pack_size = self.env_pack_size()
-        self._fight_steps = 0
 
     def env_pack_size(self) -> tuple[int, int]:
         """The curriculum's pack sizes as the trainer set them on its own environment."""
@@ -203,10 +204,24 @@ class RLlibAlgorithm(Algorithm):
     @property
     def actor(self) -> ServedActor:
         """The current shared policy, as served (rebuilt from the learner's weights)."""
-        module = self.rllib.get_module(POLICY)
         return RLlibActor.from_module(
-            module, action_dim=action_count(self.model_type), use_signals=self.use_signals
+            self.learned_module(),
+            action_dim=action_count(self.model_type),
+            use_signals=self.use_signals,
         )
+
+    def learned_module(self) -> Any:
+        """The shared policy's module with the learner's weights. `Algorithm.get_module` answers
+        with the local env runner's copy, whose critic is not kept in sync when remote runners
+        sample (measured with one env runner: its value-function weights were still the first
+        ones; its policy weights were current): a checkpoint's weights come from the learner."""
+        module = copy.deepcopy(self.rllib.get_module(POLICY))
+        weights = self.rllib.learner_group.get_weights(module_ids=[POLICY])[POLICY]
+        tensors = {k: torch.as_tensor(v) for k, v in weights.items()}
+        missing, _ = module.load_state_dict(tensors, strict=False)
+        if missing:
+            raise RuntimeError(f"the learner's weights lack {missing} of the shared policy")
+        return module
 
     # --- learning ------------------------------------------------------------------------------
     def iterate(self) -> Iteration:
@@ -221,7 +236,6 @@ class RLlibAlgorithm(Algorithm):
         runners = result.get("env_runners", {})
         # NaN when no runner sampled (the only one was lost during the update).
         fight_steps = _count(runners.get("num_env_steps_sampled")) * self.settings.n_envs
-        self._fight_steps += fight_steps
         stats = fight_summary(runners)
         stats.update(_learner_stats(result))
         timers = result.get("timers", {})
@@ -255,7 +269,7 @@ class RLlibAlgorithm(Algorithm):
     def state_dict(self) -> dict[str, Any]:
         """The shared policy's weights in the open; RLlib's whole state (learner, optimizers,
         env runners' connectors) for an exact resume."""
-        module = self.rllib.get_module(POLICY)
+        module = self.learned_module()
         return {
             "shared_policy": {k: v.detach().cpu() for k, v in module.state_dict().items()},
             "rllib": self.rllib.get_state(),
