@@ -100,6 +100,17 @@ class RLlibAlgorithm(Algorithm):
         """The learning rate keywords (SAC has one per optimizer)."""
         return {"lr": self.hp.lr}
 
+    def actor_critic_options(self, batch: int) -> dict[str, Any]:
+        """What PPO, APPO and IMPALA share: the batch, the entropy bonus, the critic's weight in
+        the loss and the gradient clip (the last two from the `ctde` section, as for MAPPO)."""
+        c = self.config.ctde
+        return {
+            "train_batch_size_per_learner": batch,
+            "entropy_coeff": self.hp.entropy_coeff,
+            "vf_loss_coeff": c.value_loss_coef,
+            "grad_clip": c.max_grad_norm,
+        }
+
     def build(self) -> None:
         from models.rllib import cluster
 
@@ -367,7 +378,7 @@ class RLlibPPO(RLlibAlgorithm):
         c, hp, s = self.config.ctde, self.hp, self.settings
         minibatches = hp.minibatches or s.minibatches
         return {
-            "train_batch_size_per_learner": batch,
+            **self.actor_critic_options(batch),
             "minibatch_size": max(batch // minibatches, 1),
             "num_epochs": hp.epochs or c.n_epochs,
             # RLlib clamps each squared value error at vf_clip_param (10): returns here reach
@@ -376,9 +387,6 @@ class RLlibPPO(RLlibAlgorithm):
             "vf_clip_param": VALUE_ERROR_CLIP,
             "clip_param": c.clip_epsilon,
             "lambda_": c.gae_lambda,
-            "entropy_coeff": hp.entropy_coeff,
-            "vf_loss_coeff": c.value_loss_coef,
-            "grad_clip": c.max_grad_norm,
         }
 
 
@@ -398,14 +406,7 @@ class RLlibAPPO(RLlibAlgorithm):
         return APPOConfig()
 
     def training_options(self, batch: int) -> dict[str, Any]:
-        c, hp = self.config.ctde, self.hp
-        return {
-            "train_batch_size_per_learner": batch,
-            "clip_param": c.clip_epsilon,
-            "entropy_coeff": hp.entropy_coeff,
-            "vf_loss_coeff": c.value_loss_coef,
-            "grad_clip": c.max_grad_norm,
-        }
+        return {**self.actor_critic_options(batch), "clip_param": self.config.ctde.clip_epsilon}
 
 
 class RLlibIMPALA(RLlibAlgorithm):
@@ -424,13 +425,7 @@ class RLlibIMPALA(RLlibAlgorithm):
         return IMPALAConfig()
 
     def training_options(self, batch: int) -> dict[str, Any]:
-        c, hp = self.config.ctde, self.hp
-        return {
-            "train_batch_size_per_learner": batch,
-            "entropy_coeff": hp.entropy_coeff,
-            "vf_loss_coeff": c.value_loss_coef,
-            "grad_clip": c.max_grad_norm,
-        }
+        return self.actor_critic_options(batch)
 
 
 class RLlibDQN(RLlibAlgorithm):
