@@ -35,6 +35,7 @@ from models.rllib.cluster import (
     require_resources,
 )
 from models.rllib.remote_env import (
+    LOST,
     RayVecEnv,
     TrainerEnvFactory,
     _random_actions,
@@ -290,6 +291,19 @@ def test_mappo_trains_and_resumes_through_runners(runners: list[RayVecEnv], tmp_
     assert not isinstance(resumed.make_env(4, 99), RayVecEnv)
 
 
+def _kill(actor: Any) -> None:
+    """Kill a runner and wait until it is gone: `ray.kill` only sends the order, and a call
+    submitted right after it may still be answered by the dying actor."""
+    ray.kill(actor)
+    for _ in range(600):
+        try:
+            ray.get(actor.ready.remote(), timeout=10)
+        except LOST:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed runner still answers after 30 s")
+
+
 def test_a_killed_runner_is_replaced_and_counted(
     runners: list[RayVecEnv], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -304,7 +318,7 @@ def test_a_killed_runner_is_replaced_and_counted(
         actions = _random_actions(obs, rng)
         obs, _ = env.step(actions)
         survivor.step(actions[3:])
-    ray.kill(env.actors[0])
+    _kill(env.actors[0])
     actions = _random_actions(obs, rng)
     before = obs
     with caplog.at_level(logging.WARNING, logger="models.rllib.remote_env"):
