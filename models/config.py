@@ -149,6 +149,26 @@ class JobsConfig:
     """Seconds the history of their runs (cron.job_run_details) is kept."""
 
 
+#: Where decisions are made (docs/inline_serving.md).
+SERVING_MODES = ("inline", "worker", "auto")
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Where decisions are made: in the caller's own statement (inline, ONNX Runtime in the
+    database's Python) or by a worker through the queue (docs/inline_serving.md)."""
+
+    mode: str = "auto"
+    """'inline': ml.decide_pack answers in the caller's statement and the legacy gateway inside
+    its INSERT; 'worker': the gateway goes through the queue and ml.decide_pack is refused
+    (ML010); 'auto': as 'inline', except that the gateway goes to the queue while a GPU worker
+    runs or where the database's Python lacks ONNX Runtime. ml.request_pack_actions always
+    queues: the worker batches requests together and serves GPUs."""
+    memory_ttl_seconds: int = 600
+    """Seconds a monster's recurrent memory (ml.monster_memory) outlives its last decision
+    before it is purged (a despawned monster's, a retired model's)."""
+
+
 #: Monsters one decision job may hold: ml.submit_decision_job refuses more whatever ml.config says.
 QUEUE_MAX_MONSTERS = 1024
 
@@ -222,6 +242,8 @@ class Config:
     """The product's pg_cron jobs."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     """Caps on one call of the SQL API."""
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    """Where decisions are made."""
     advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
     """Curriculum and multi-task options."""
 
@@ -347,6 +369,12 @@ def _check_ranges(cfg: Config) -> None:
         cfg.signals.log_retention_seconds > 0, "signals.log_retention_seconds", "must be positive"
     )
     _check_limits(cfg.limits, cfg.pack_formation)
+    _require(
+        cfg.serving.mode in SERVING_MODES,
+        "serving.mode",
+        f"one of {', '.join(SERVING_MODES)}, got {cfg.serving.mode!r}",
+    )
+    _require(cfg.serving.memory_ttl_seconds > 0, "serving.memory_ttl_seconds", "must be positive")
 
 
 def _check_limits(limits: LimitsConfig, packs: PackFormationConfig) -> None:

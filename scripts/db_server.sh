@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Development database server: PostgreSQL 17 + Apache AGE + plpython3u (numpy) + pgvector + pg_cron.
+# Development database server: PostgreSQL 17 + Apache AGE + plpython3u (numpy, ONNX Runtime) +
+# pgvector + pg_cron.
 #
 # Debian 12 ships none of these, so the server runs from a Debian 13 (trixie) root filesystem under
 # chroot. The host's own packages are never touched; `destroy` removes everything it made.
@@ -48,6 +49,31 @@ inroot_in() {
     exec chroot "$R" setpriv --reuid=postgres --regid=postgres --init-groups \
       env -i -C "$W" PATH=/usr/bin:/bin LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME=/var/lib/postgresql "$@"
   ' sh "$ROOT" "$@"
+}
+
+# ONNX Runtime in the server's own Python (3.13), for inline decisions (docs/inline_serving.md): the
+# version the worker pins in constraints.txt, its manylinux wheel unpacked into the interpreter's
+# /usr/local site directory by the host's pip (Debian's numpy, already there, is its only need).
+ORT_VERSION=$(sed -n 's/^onnxruntime==\([0-9.]*\).*/\1/p' "$HERE/../constraints.txt")
+SERVER_SITE=/usr/local/lib/python3.13/dist-packages
+
+install_onnxruntime() {
+  local site=$ROOT$SERVER_SITE pip
+  [ -f "$site/onnxruntime-$ORT_VERSION.dist-info/METADATA" ] && return 0
+  if [ -x "$HERE/../.venv/bin/python" ]; then pip="$HERE/../.venv/bin/python -m pip"
+  elif python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"
+  else echo "no pip here to fetch onnxruntime==$ORT_VERSION for the server's Python" >&2; exit 1
+  fi
+  echo "installing onnxruntime $ORT_VERSION into the server's Python ($SERVER_SITE)"
+  rm -rf "$site.tmp"
+  $pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.13 --implementation cp --platform manylinux_2_28_x86_64 \
+    --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --target "$site.tmp" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$site"
+  rm -rf "$site"/onnxruntime "$site"/onnxruntime-*.dist-info
+  mv "$site.tmp"/onnxruntime "$site.tmp"/onnxruntime-*.dist-info "$site"/
+  rm -rf "$site.tmp"
 }
 
 pidfile() { echo "$ROOT$PGDATA_IN/postmaster.pid"; }
@@ -147,6 +173,7 @@ bootstrap() {
 case "${1:-}" in
   up)
     build_rootfs
+    install_onnxruntime
     start
     bootstrap
     echo "database server up: postgresql://ml_admin@127.0.0.1:$PORT/$DB" ;;

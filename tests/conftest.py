@@ -35,8 +35,18 @@ def url_for(dbname: str, role: str | None = None) -> str:
 
 
 def migrate_template(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
-    """pytest-postgresql loader: bring the session's template database to head."""
-    upgrade(url_for(dbname))
+    """pytest-postgresql loader: bring the session's template database to head, serving through
+    the worker. The product's default, serving.mode 'auto', answers the legacy gateway inside its
+    INSERT where it can (docs/inline_serving.md); the worker's path is what most tests exercise,
+    and tests/test_inline_serving.py switches the mode where it tests the inline one."""
+    url = url_for(dbname)
+    upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(WORKER_MODE)
+
+
+#: The test template's serving mode (migrate_template).
+WORKER_MODE = "UPDATE ml.config SET value = '\"worker\"' WHERE key = 'serving.mode'"
 
 
 postgresql_server = factories.postgresql_noproc(

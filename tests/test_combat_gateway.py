@@ -19,9 +19,10 @@ import pytest
 import torch
 
 from config.model_types import ACTION_DIMS, COMBAT, DEFER, drawn_actions
-from models.export.onnx import export_actor, export_fp32, session
-from models.export.registry import RegistrationError, fetch_onnx_sync, register_actor_sync
+from models.export.onnx import export_actor, export_fp32
+from models.export.registry import RegistrationError, register_actor_sync
 from models.networks.ctde import DecentralizedActor
+from plpython.decisions import DEFERRED
 from tests.ctde_helpers import SMALL_HIDDEN, small_export
 from tests.worker_helpers import (
     collect_decisions,
@@ -30,28 +31,17 @@ from tests.worker_helpers import (
     gateway_insert,
     gateway_poll,
     request_pack,
+    served,
     sync_pack,
     wait_until,
     worker_process,
 )
-from worker.decide import DEFERRED
 
 PACK = [1001, 1002, 1003, 1004, 1005]
 #: A legacy request's monster_id is the mob's type id: every Poring sends 1002.
 PORING = 1002
 CPU_ONLY = {"RAGNAROK_WORKER_CPU_ONLY": "1"}
 SIGNALS = np.zeros((1, 32), dtype=np.float32)
-
-
-@pytest.fixture
-def game(game_url: str) -> Any:
-    with psycopg.connect(game_url, autocommit=True) as conn:
-        yield conn
-
-
-def served(admin: Any, model_id: int) -> ort.InferenceSession:
-    """The file the CPU-only worker serves for this model (INT8), in onnxruntime."""
-    return session(fetch_onnx_sync(admin, model_id, "int8"))
 
 
 def random_states(seed: int, n: int) -> list[list[float]]:
@@ -178,9 +168,9 @@ def test_legacy_requests_carry_no_recurrent_state_and_pack_jobs_still_do(
 ) -> None:
     """(c) A GRU pack actor answering the gateway (no combat model): two requests with the same
     monster_id (a mob type id) and the same state get the same answer, the one from a zero GRU
-    state, even though that id is also a pack monster's whose state the worker keeps. Pack jobs
-    still carry their GRU states: the second job of the same pack is answered from the states the
-    first left, untouched by the gateway requests in between (neither read nor overwritten)."""
+    state, even though that id is also a pack monster's whose state ml.monster_memory keeps. Pack
+    jobs still carry their GRU states: the second job of the same pack is answered from the states
+    the first left, untouched by the gateway requests in between (neither read nor overwritten)."""
     pack = deploy_actor(db_url, "aggressive", "1.0")
     pack_file = served(admin, pack)
     mapping = legacy_map(admin)
@@ -275,7 +265,7 @@ def test_deploying_a_combat_model_leaves_pack_jobs_as_they_were(
     request is answered with its version), then the same pack job again: both pack answers are
     the pack actor's (version 1.0), the second from the GRU states the first left, exactly what
     they would be without the combat model (its load neither replaced the pack session nor
-    reset its states)."""
+    touched its monsters' memory)."""
     pack = deploy_actor(db_url, "aggressive", "1.0")
     pack_file = served(admin, pack)
     sync_pack(game, PACK, "aggressive")

@@ -18,13 +18,13 @@ from worker.store import Answer, ClaimedJob, Decisions, DeployedModel
 
 def pool_serving(*archetypes: str) -> ActorPool:
     exported = small_export()
-    pool = ActorPool(["CPUExecutionProvider"], 1, 1000)
+    pool = ActorPool(["CPUExecutionProvider"], 1)
     for k, archetype in enumerate(archetypes):
         model = DeployedModel(
             k + 1, archetype, "pack_coordination", f"v{k}", None,
             exported.onnx_fp32, None, None, 64, 32, 7, SMALL_HIDDEN,
         )  # fmt: skip
-        pool.actors[archetype] = open_session(model, pool.providers, 1, 1000)
+        pool.actors[archetype] = open_session(model, pool.providers, 1)
     return pool
 
 
@@ -146,10 +146,12 @@ def test_a_model_output_that_is_not_finite_gets_the_traditional_ai(
     actor = pool.actors["tank"]
     real_run = actor.run
 
-    def run_with_a_nan(ids: list[int], states: np.ndarray, signals: np.ndarray) -> np.ndarray:
-        probs = real_run(ids, states, signals)
+    def run_with_a_nan(
+        states: np.ndarray, signals: np.ndarray, hidden: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        probs, new_hidden = real_run(states, signals, hidden)
         probs[0, :] = np.nan
-        return probs
+        return probs, new_hidden
 
     monkeypatch.setattr(actor, "run", run_with_a_nan)
     [answer] = decide_round([job(1, [11, 12], ["tank", "tank"], seed=1)], pool, 0.7)

@@ -132,17 +132,23 @@ def test_every_pill_in_one_round_fails_alone_and_never_reaches_the_model(
     pool = pool_serving("tank")
     actor = pool.actors["tank"]
     real_run = actor.run
-    seen: list[list[int]] = []
+    seen: list[np.ndarray] = []
 
-    def recording_run(ids: list[int], states: np.ndarray, signals: np.ndarray) -> np.ndarray:
-        seen.append(list(ids))
-        return real_run(ids, states, signals)
+    def recording_run(
+        states: np.ndarray, signals: np.ndarray, hidden: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        seen.append(states.copy())
+        return real_run(states, signals, hidden)
 
     monkeypatch.setattr(actor, "run", recording_run)
     good = [job(1, [101, 102], ["tank"] * 2, seed=1), job(2, [201], ["tank"], seed=2)]
     bad = [replace(b[1], id=1000 + k) for k, b in enumerate(BAD)]
     answers = decide_round([good[0], *bad, good[1]], pool, 0.7)
-    assert seen == [[101, 102, 201]]
+    # One call, with the states of monsters 101, 102 and 201 only.
+    [states] = seen
+    np.testing.assert_array_equal(
+        states, np.concatenate([np.asarray(g.states, dtype=np.float32) for g in good])
+    )
     by_id = {a.job_id: a for a in answers}
     assert [(by_id[b.id].status, by_id[b.id].error) for b in bad] == [
         ("failed", error) for _, _, error in BAD

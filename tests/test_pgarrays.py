@@ -1,4 +1,4 @@
-"""worker.pgarrays reads what PostgreSQL's array_send writes: every shape, nulls and non-finite
+"""plpython.pgarrays reads what PostgreSQL's array_send writes: every shape, nulls and non-finite
 values as the queue may hold them (the legacy gateway stores its state arrays as they came)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from worker.pgarrays import ArrayFormatError, float4_array
+from plpython.pgarrays import ArrayFormatError, float4_array
 
 
 def sent(admin: psycopg.Connection[Any], literal: str) -> bytes:

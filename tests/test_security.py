@@ -103,6 +103,18 @@ def api_calls() -> list[tuple[str, tuple[Any, ...]]]:
             "SELECT ml.request_pack_actions_packed(%s, %s, %s, 5)",
             ([1001], ["aggressive"], np.asarray([STATE], dtype="<f4").tobytes()),
         ),
+        (
+            "SELECT * FROM ml.decide_pack(%s::integer[], %s::text[], %s::real[])",
+            ([1001, 1002], ["aggressive", "tank"], states),
+        ),
+        (
+            "SELECT * FROM ml.decide_pack(%s)",
+            (Jsonb({"monsters": [{"id": 1001, "archetype": "aggressive", "state": STATE}]}),),
+        ),
+        (
+            "SELECT * FROM ml.decide_pack_packed(%s, %s, %s)",
+            ([1001], ["aggressive"], np.asarray([STATE], dtype="<f4").tobytes()),
+        ),
         ("SELECT ml.decision_result(1)", ()),
         ("SELECT * FROM ml.decision_actions(1)", ()),
         ("SELECT ml.cancel_decision(2)", ()),
@@ -125,8 +137,10 @@ def game_role_functions(admin: psycopg.Connection[Any]) -> set[str]:
 def attacker(db_url: str, game_url: str, admin: psycopg.Connection[Any]) -> Iterator[Any]:
     """ml_user's session with the attack armed: pg_temp domains over every shadowed type whose
     CHECK reports the role it runs as. TEMP is granted back to ml_user for this (the database
-    refuses it by default), so the pinned search_path is tested on its own."""
+    refuses it by default), so the pinned search_path is tested on its own. Decisions are made
+    inline (serving.mode 'inline'), so the database's own inference runs under the attack too."""
     dbname = urlsplit(db_url).path.lstrip("/")
+    admin.execute("UPDATE ml.config SET value = '\"inline\"' WHERE key = 'serving.mode'")
     admin.execute(
         sql.SQL("GRANT TEMPORARY ON DATABASE {} TO ml_user").format(sql.Identifier(dbname))
     )

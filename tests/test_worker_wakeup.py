@@ -22,6 +22,8 @@ from tests.worker_helpers import (
 
 PACK = [3001, 3002]
 REQUEST = "SELECT ml.request_pack_actions(%s::int[], %s::text[], %s::real[])"
+#: The claim's parameters for worker w-idle: up to 10 jobs, no recurrent model's memory to read.
+CLAIM: tuple[str, int, list[str], list[int]] = ("w-idle", 10, [], [])
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def worker_db(worker_url: str) -> Any:
 
 def go_idle(worker_db: psycopg.Connection[Any]) -> None:
     """The worker's claim on an empty queue: it finds nothing and is marked idle."""
-    assert worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall() == []
+    assert worker_db.execute(query("claim_inference_jobs"), CLAIM).fetchall() == []
 
 
 def submit(game: psycopg.Connection[Any]) -> None:
@@ -73,7 +75,7 @@ def test_an_idle_worker_is_notified_and_its_claim_makes_it_busy_again(
     assert waiting.fetchone() == (True,)
     submit(game)
     assert notified(jobs_listener) == ["ml_jobs"]
-    claimed = worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()
+    claimed = worker_db.execute(query("claim_inference_jobs"), CLAIM).fetchall()
     assert len(claimed) == 1
     waiting = worker_db.execute("SELECT waiting FROM ml.workers WHERE worker_id = 'w-idle'")
     assert waiting.fetchone() == (False,)
@@ -98,10 +100,10 @@ def test_the_fence_is_not_clear_while_a_submit_is_in_flight(game_url: str, worke
         submit(slow)  # inserted, fence held shared, not committed
         go_idle(worker_db)  # its job is not committed: the claim does not see it
         assert worker_db.execute(query("fence_submits")).fetchone() == (False,)
-        assert worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall() == []
+        assert worker_db.execute(query("claim_inference_jobs"), CLAIM).fetchall() == []
         slow.commit()
     assert worker_db.execute(query("fence_submits")).fetchone() == (True,)
-    assert len(worker_db.execute(query("claim_inference_jobs"), ("w-idle", 10)).fetchall()) == 1
+    assert len(worker_db.execute(query("claim_inference_jobs"), CLAIM).fetchall()) == 1
 
 
 def test_a_submit_held_open_is_answered_once_after_its_commit(

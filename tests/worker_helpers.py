@@ -18,8 +18,8 @@ import psycopg
 import torch
 
 from config.model_types import ACTION_DIMS, COMBAT
-from models.export.onnx import ExportedActor, export_actor
-from models.export.registry import register_actor_sync
+from models.export.onnx import ExportedActor, export_actor, session
+from models.export.registry import fetch_onnx_sync, register_actor_sync
 from models.networks.ctde import DecentralizedActor
 from tests.ctde_helpers import SMALL_HIDDEN, small_export
 
@@ -93,6 +93,12 @@ def worker_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def served(admin: psycopg.Connection[Any], model_id: int) -> Any:
+    """The file a CPU serves for this model (INT8), in the host's onnxruntime: what the worker and
+    inline decisions run."""
+    return session(fetch_onnx_sync(admin, model_id, "int8"))
 
 
 def random_state(rng: np.random.Generator) -> list[float]:

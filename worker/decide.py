@@ -8,37 +8,41 @@ round is answered. A monster whose archetype has no deployed actor gets action 2
 traditional AI) with the reason, never an exception.
 
 Who answers what, per archetype:
-- pack jobs: the pack_coordination actor, each monster from the GRU state its last tick left;
+- pack jobs: the pack_coordination actor, each monster from the GRU state its last tick left in
+  ml.monster_memory (read with the claim, whichever worker or inline decision answered that tick;
+  zeros for a monster without one), its new state kept with the job's answer and written by the
+  answer statement;
 - legacy gateway jobs: the combat model when one is deployed (its action, drawn from its policy
   by the request's state, is the legacy action id 0-9 itself, DEFER answered 255; signals fed as
   zeros, a gateway request carries none); otherwise the pack actor, whose argmax the answer
-  statement maps through ml.legacy_action_map. Either way from a
-  zero GRU state that is neither read from nor kept in the per-monster cache: a gateway request's
-  monster_id is the mob's type id, shared by every monster of that type.
+  statement maps through ml.legacy_action_map. Either way from a zero GRU state that is neither
+  read from nor written to ml.monster_memory: a gateway request's monster_id is the mob's type id,
+  shared by every monster of that type.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from config.model_types import DEFER, TRADITIONAL_AI, drawn_actions
 from plpython import coordination
-from worker.pgarrays import ArrayFormatError, packed_float32
-from worker.sessions import PACK_MODEL, SIGNAL_DIM, STATE_DIM, ActorPool, ActorSession
-from worker.store import Answer, ClaimedJob, Decisions
+from plpython.decisions import DecisionInputError, choose, dense_signals
+from plpython.model_types import TRADITIONAL_AI
+from plpython.pgarrays import ArrayFormatError, packed_float32
+from plpython.signal_encoding import SIGNAL_DIM
+from plpython.state_contract import ARCHETYPES as CONTRACT_ARCHETYPES
+from plpython.state_contract import STATE_DIM
+from worker.sessions import PACK_MODEL, ActorPool, ActorSession
+from worker.store import Answer, ClaimedJob, Decisions, Memory
 
-#: Why a gateway request a combat model answered got 255.
-DEFERRED = "the combat model leaves it to the traditional AI"
-ARCHETYPES = frozenset({"aggressive", "defensive", "support", "mage", "tank", "ranged"})
+ARCHETYPES = frozenset(CONTRACT_ARCHETYPES)
 
-
-class BadJobError(ValueError):
-    """A job whose content cannot be answered; the message is stored as its error."""
+#: A job whose content cannot be answered; the message is stored as its error.
+BadJobError = DecisionInputError
 
 
 #: The longest error message stored for a job (a row's text, a notification's payload).
@@ -160,22 +164,44 @@ def parse_job(job: ClaimedJob) -> ParsedJob:
     return ParsedJob(job, states, signals)
 
 
-def dense_signals(n: int, rows: np.ndarray, dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The (n, 32) signal vectors from their non-zero entries (rows 1-based, dims 0-31)."""
-    if not rows.shape == dims.shape == weights.shape or rows.ndim != 1:
-        raise BadJobError(
-            f"signal entries must be three arrays of one length, got {rows.shape}, "
-            f"{dims.shape}, {weights.shape}"
+def round_memory(parsed: list[ParsedJob], offsets: np.ndarray) -> dict[int, bytes]:
+    """The recurrent memory the claim read for the round's pack jobs, by row of the round. A
+    position outside its job (never claimed so) is dropped rather than given to another job's
+    monster."""
+    memory: dict[int, bytes] = {}
+    for j, p in enumerate(parsed):
+        if p.job.kind != "pack" or not p.job.memory_rows:
+            continue
+        lo, n = int(offsets[j]), len(p.job.monster_ids)
+        memory.update(
+            (lo + pos - 1, kept)
+            for pos, kept in zip(p.job.memory_rows, p.job.memory, strict=False)
+            if 1 <= pos <= n
         )
-    if rows.size and (
-        rows.min() < 1 or rows.max() > n or dims.min() < 0 or dims.max() >= SIGNAL_DIM
-    ):
-        raise BadJobError(f"signal entries outside {n} monsters x {SIGNAL_DIM} dimensions")
-    if not np.isfinite(weights).all():
-        raise BadJobError("signal vector contains NaN or infinity")
-    signals = np.zeros((n, SIGNAL_DIM), dtype=np.float32)
-    signals[rows - 1, dims] = weights
-    return signals
+    return memory
+
+
+def hidden_rows(memory: Mapping[int, bytes], rows: np.ndarray, dim: int) -> np.ndarray:
+    """(len(rows), dim) float32: each row's kept state, zeros for a row without one (a new
+    monster, or memory of another width, which no model of this id leaves)."""
+    hidden = np.zeros((len(rows), dim), dtype=np.float32)
+    width = 4 * dim
+    at, found = [], []
+    for i, r in enumerate(rows.tolist()):
+        if len(state := memory.get(r, b"")) == width:
+            at.append(i)
+            found.append(state)
+    if at:
+        hidden[at] = np.frombuffer(b"".join(found), dtype="<f4").reshape(len(at), dim)
+    return hidden
+
+
+def state_bytes(hidden: np.ndarray) -> list[bytes]:
+    """Each row of (n, dim) recurrent states as float32 little-endian bytes, ml.monster_memory's
+    format."""
+    blob = np.ascontiguousarray(hidden, dtype="<f4").tobytes()
+    width = 4 * hidden.shape[1]
+    return [blob[i : i + width] for i in range(0, len(blob), width)]
 
 
 def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> list[Answer]:
@@ -200,6 +226,29 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
     versions = np.full(total, None, dtype=object)  # row -> version of the model that answered
     legacy = np.zeros(total, dtype=bool)  # row -> its action is a legacy action id (combat model)
     failures: dict[int, str] = {}  # row -> inference error: its job fails
+    memory = round_memory(parsed, offsets)  # row -> recurrent state its last tick left
+    kept_model = np.zeros(total, dtype=np.int64)  # row -> model of its new state (0: none kept)
+    kept: dict[int, bytes] = {}  # row -> its new recurrent state
+
+    def keep(rows: np.ndarray, model_id: int, new_hidden: np.ndarray) -> None:
+        """The rows' new recurrent states, to write with their jobs' answers. A state that is
+        not finite (a diverged model) is not kept: it would make every later tick of that
+        monster non-finite too, while its memory before still stands."""
+        finite = np.isfinite(new_hidden).all(axis=1)
+        rows, new_hidden = rows[finite], new_hidden[finite]
+        kept_model[rows] = model_id
+        kept.update(zip(rows.tolist(), state_bytes(new_hidden), strict=True))
+
+    def job_memory(job: ClaimedJob, lo: int, hi: int) -> Memory | None:
+        """The new recurrent states of a job's monsters (the round's rows lo:hi), or None."""
+        at = np.flatnonzero(kept_model[lo:hi]).tolist()
+        if not at:
+            return None
+        return Memory(
+            [int(kept_model[lo + i]) for i in at],
+            [job.monster_ids[i] for i in at],
+            [kept[lo + i] for i in at],
+        )
 
     def answer(
         rows: np.ndarray,
@@ -222,47 +271,33 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
             failures.update(dict.fromkeys(rows.tolist(), error_text(error)))
             return
         versions[rows] = actor.version
-        # A model that outputs NaN or infinity (diverged, corrupted) for a monster leaves it to
-        # the traditional AI with the reason; its answer could not be stored otherwise.
-        finite = np.isfinite(probs).all(axis=1)
-        if not finite.all():
-            which = f" {actor.model_type}" if combat else ""
-            reason = (
-                f"the {actor.archetype!r}{which} model's output is not finite (NaN or infinity)"
-            )
-            reasons.update(dict.fromkeys(rows[~finite].tolist(), reason))
-            rows, probs = rows[finite], probs[finite]
-        # A combat model's answer is drawn from its policy by the request's state
-        # (config/model_types.py); a pack actor's is its argmax.
-        chosen = drawn_actions(probs, states[rows]) if combat else probs.argmax(axis=1)
-        confidence[rows] = probs[np.arange(len(rows)), chosen]
-        if combat:
-            # DEFER: the combat model leaves the monster to the game server's own AI (255).
-            deferred = chosen == DEFER
-            reasons.update(dict.fromkeys(rows[deferred].tolist(), DEFERRED))
-            chosen = np.where(deferred, TRADITIONAL_AI, chosen)
-        actions[rows] = chosen
+        choice = choose(probs, states[rows], actor.model_type, actor.archetype)
+        actions[rows] = choice.actions
+        confidence[rows] = choice.confidence
+        reasons.update({int(rows[i]): why for i, why in choice.reasons.items()})
 
     if total:
         states = np.concatenate([p.states for p in parsed])
         signals = np.concatenate([p.signals for p in parsed])
-        monster_ids = np.fromiter(
-            (m for p in parsed for m in p.job.monster_ids), dtype=np.int64, count=total
-        )
         archetypes = np.array([a for p in parsed for a in p.job.archetypes])
         gateway = np.repeat([p.job.kind == "gateway" for p in parsed], np.diff(offsets))
 
         def per_monster(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
-            """Pack jobs: each monster from the GRU state its last tick left, and keeps its new."""
-            return actor.run(monster_ids[rows].tolist(), states[rows], signals[rows])
+            """Pack jobs: each monster from the GRU state its last tick left (all of this
+            model's rows of the round in one array, one call), its new state kept."""
+            hidden = hidden_rows(memory, rows, actor.hidden_dim) if actor.hidden_dim else None
+            probs, new_hidden = actor.run(states[rows], signals[rows], hidden)
+            if new_hidden is not None:
+                keep(rows, actor.model_id, new_hidden)
+            return probs
 
         def fresh(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
             """Gateway requests to a pack actor: from a zero GRU state, nothing kept."""
-            return actor.run_fresh(states[rows], signals[rows])
+            return actor.run(states[rows], signals[rows])[0]
 
         def combat(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
             """Gateway requests to a combat model: the state alone, signals zeros."""
-            return actor.run_fresh(states[rows], np.zeros((len(rows), SIGNAL_DIM), np.float32))
+            return actor.run(states[rows], np.zeros((len(rows), SIGNAL_DIM), np.float32))[0]
 
         for archetype in np.unique(archetypes).tolist():
             of_archetype = archetypes == archetype
@@ -304,6 +339,7 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
                 bool(legacy[lo:hi].any()),
                 threshold,
                 elapsed_ms,
+                job_memory(p.job, lo, hi),
             )
         except Exception as exc:  # its answer cannot be made: this job fails, not the round
             error = error_text(f"its answer could not be made ({type(exc).__name__}): {exc}")
@@ -336,9 +372,11 @@ def build_decisions(
     legacy: bool,
     threshold: float,
     elapsed_ms: float,
+    memory: Memory | None = None,
 ) -> Decisions:
     """A job's answer from its monsters' actions; `versions` are the models that answered them,
-    `legacy` whether the actions are legacy gateway action ids (a combat model's)."""
+    `legacy` whether the actions are legacy gateway action ids (a combat model's), `memory` the
+    recurrent states they left."""
     job = parsed.job
     # The seed's score over this job's monsters: live signals, pack coverage, leader present,
     # diversity of the actions chosen (255 counts as one more "action": the traditional AI).
@@ -363,4 +401,5 @@ def build_decisions(
         model_version=",".join(versions) or None,
         inference_ms=elapsed_ms,
         legacy=legacy,
+        memory=memory,
     )

@@ -81,7 +81,7 @@ class InferenceWorker:
         self.settings = settings
         self.threshold = coordination_threshold
         self.providers = choose_providers(settings.prefer_gpu)
-        self.pool = ActorPool(self.providers, settings.intra_op_threads, settings.hidden_cache_size)
+        self.pool = ActorPool(self.providers, settings.intra_op_threads)
         self.stats = WorkerStats()
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()
@@ -157,7 +157,7 @@ class InferenceWorker:
             if self.reload_wanted and loop.time() >= self._next_model_check:
                 await self._reload_models(store)
             self.wake.clear()
-            jobs = await store.claim(settings.worker_id, settings.max_jobs_per_round)
+            jobs = await self._claim(store)
             if not jobs:
                 # Busy workers get no NOTIFY (ml.wake_idle_workers); the empty claim has just
                 # marked this one idle: look once more before sleeping, for jobs submitted while
@@ -264,16 +264,23 @@ class InferenceWorker:
         has committed. While one is in flight the fence is not clear: look again shortly (its
         job is about to appear), or at once when a newer submit NOTIFYs. A submit held open for
         longer (a client's long transaction) is left to the backstop poll, not spun on."""
-        limit = self.settings.max_jobs_per_round
         give_up = asyncio.get_running_loop().time() + FENCE_PATIENCE_S
         while not self.stopping.is_set() and not await store.fence_clear():
             self.wake.clear()
-            jobs = await store.claim(self.settings.worker_id, limit)
+            jobs = await self._claim(store)
             if jobs or asyncio.get_running_loop().time() > give_up:
                 return jobs
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=FENCE_RETRY_S)
-        return await store.claim(self.settings.worker_id, limit)
+        return await self._claim(store)
+
+    async def _claim(self, store: AsyncpgJobStore) -> list[ClaimedJob]:
+        """A round's jobs, each pack job with its monsters' recurrent memory under the pack
+        actors serving now. The pool changes only in _reload_models, before a claim, never
+        between a claim and its round: a round runs the models whose memory it read."""
+        return await store.claim(
+            self.settings.worker_id, self.settings.max_jobs_per_round, self.pool.memory_models()
+        )
 
     async def _beat(self, store: AsyncpgJobStore) -> None:
         settings = self.settings

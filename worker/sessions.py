@@ -19,20 +19,21 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-from config.model_types import ACTION_DIMS, COMBAT, GATEWAY_TYPES, PACK_COORDINATION
-from worker.hidden_states import HiddenStates
+from plpython.decisions import (
+    ModelRefusedError,
+    ModelShape,
+    check_model,
+    run_model,
+    serving_payload,
+    session_options,
+)
+from plpython.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
 from worker.store import DeployedModel, DeployedVersion, JobStore
 
 log = logging.getLogger("worker.sessions")
 
-STATE_DIM = 64
-SIGNAL_DIM = 32
 PACK_MODEL = PACK_COORDINATION
 COMBAT_MODEL = COMBAT
-
-
-class ModelRefusedError(ValueError):
-    """A deployed model that this worker cannot serve; the message goes onto its registry row."""
 
 
 def choose_providers(prefer_gpu: bool) -> list[str]:
@@ -44,78 +45,36 @@ def choose_providers(prefer_gpu: bool) -> list[str]:
 
 @dataclass
 class ActorSession:
-    """One loaded actor and the recurrent state of the monsters it serves."""
+    """One loaded actor. It keeps no state of the monsters it serves: their recurrent memory is
+    in ml.monster_memory (keyed by `model_id`), read with the claim and written with the answer,
+    so that any worker, or an inline decision, continues where the last tick left it."""
 
     model_id: int
     archetype: str
     model_type: str
     version: str
     session: ort.InferenceSession
-    hidden_dim: int
-    float16_inputs: bool
-    hidden_cache_size: int
-    hidden: HiddenStates | None = None
+    shape: ModelShape
 
-    def __post_init__(self) -> None:
-        if self.hidden_dim:
-            self.hidden = HiddenStates(self.hidden_dim, self.hidden_cache_size)
+    @property
+    def hidden_dim(self) -> int:
+        """The width of the recurrent state; 0 for a model without GRU."""
+        return self.shape.hidden_dim
 
-    def run(self, monster_ids: list[int], states: np.ndarray, signals: np.ndarray) -> np.ndarray:
-        """Action probabilities (n, actions) for n monsters; their GRU state is kept for the next
-        tick."""
-        n = len(monster_ids)
-        feeds: dict[str, np.ndarray] = {"state": states, "signals": signals}
-        if self.hidden is not None:
-            slots = self.hidden.slots(monster_ids)
-            feeds["hidden"] = self.hidden.gather(slots)
-        outputs = self._infer(feeds)
-        probs = np.asarray(outputs[0], dtype=np.float32).reshape(n, -1)
-        if self.hidden is not None:
-            new_hidden = np.asarray(outputs[1], dtype=np.float32).reshape(n, self.hidden_dim)
-            self.hidden.store(monster_ids, slots, new_hidden)
-        return probs
-
-    def run_fresh(self, states: np.ndarray, signals: np.ndarray) -> np.ndarray:
-        """Action probabilities (n, actions) from a zero GRU state, nothing read from or kept in
-        the per-monster cache: for rows that name no monster instance (a legacy gateway request
-        carries the mob's type id, shared by every monster of that type)."""
-        n = len(states)
-        feeds: dict[str, np.ndarray] = {"state": states, "signals": signals}
-        if self.hidden_dim:
-            feeds["hidden"] = np.zeros((n, self.hidden_dim), dtype=np.float32)
-        return np.asarray(self._infer(feeds)[0], dtype=np.float32).reshape(n, -1)
-
-    def _infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        if self.float16_inputs:
-            feeds = {k: v.astype(np.float16) for k, v in feeds.items()}
-        return list(self.session.run(None, feeds))
+    def run(
+        self, states: np.ndarray, signals: np.ndarray, hidden: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Action probabilities (n, actions) for n monsters and, for a recurrent model, their
+        new recurrent states (n, hidden_dim); `hidden` None starts every monster from zeros."""
+        return run_model(self.session, self.shape, states, signals, hidden)
 
 
-def serving_file(model: DeployedModel, gpu: bool) -> tuple[bytes | None, str]:
-    """FP16 on a GPU; INT8 on a CPU (measured 2.3x faster than FP32 at batch 1-5, bench/RESULTS.md,
-    and registered only with >= 99% action agreement); FP32 when the others are missing."""
-    if gpu and model.onnx_fp16 is not None:
-        return model.onnx_fp16, "fp16"
-    if not gpu and model.onnx_int8 is not None:
-        return model.onnx_int8, "int8"
-    return model.onnx_fp32, "fp32"
-
-
-def _dim(shape: list[object], axis: int) -> object:
-    return shape[axis] if len(shape) > axis else None
-
-
-def open_session(
-    model: DeployedModel, providers: list[str], intra_op_threads: int, hidden_cache_size: int
-) -> ActorSession:
+def open_session(model: DeployedModel, providers: list[str], intra_op_threads: int) -> ActorSession:
     """Load and check one deployed model; raises ModelRefusedError with the reason."""
-    actions = ACTION_DIMS.get(model.model_type)
-    if actions is None:
-        raise ModelRefusedError(
-            f"model {model.id}: model type {model.model_type!r} is not served "
-            f"(served: {', '.join(ACTION_DIMS)})"
-        )
-    payload, precision = serving_file(model, gpu=providers[0] == "CUDAExecutionProvider")
+    if model.model_type not in ACTION_DIMS:
+        check_model(None, model.id, model.model_type)  # raises: the type is not served
+    gpu = providers[0] == "CUDAExecutionProvider"
+    payload, precision = serving_payload(model.onnx_fp32, model.onnx_fp16, model.onnx_int8, gpu)
     if payload is None:
         raise ModelRefusedError(f"model {model.id} has no ONNX bytes to serve (onnx_fp32 is empty)")
     log.info(
@@ -125,56 +84,18 @@ def open_session(
         model.model_type,
         precision,
     )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = session_options(ort, intra_op_threads)
     try:
         session = ort.InferenceSession(payload, sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
         raise ModelRefusedError(f"model {model.id}: ONNX Runtime cannot load it: {exc}") from exc
-    inputs = {i.name: i for i in session.get_inputs()}
-    expected = {"state": STATE_DIM, "signals": SIGNAL_DIM}
-    for name, width in expected.items():
-        if name not in inputs:
-            raise ModelRefusedError(
-                f"model {model.id}: input {name!r} missing (inputs: {sorted(inputs)})"
-            )
-        got = _dim(inputs[name].shape, 1)
-        if got != width:
-            raise ModelRefusedError(
-                f"model {model.id}: input {name!r} has width {got}, the queue carries {width}"
-            )
-    outputs = session.get_outputs()
-    if _dim(outputs[0].shape, 1) != actions:
-        raise ModelRefusedError(
-            f"model {model.id}: output {outputs[0].name!r} has width "
-            f"{_dim(outputs[0].shape, 1)}, expected {actions} {model.model_type} actions"
-        )
-    hidden_dim = 0
-    if "hidden" in inputs and model.model_type in GATEWAY_TYPES:
-        # Nothing of a gateway request names a monster instance to keep a state for.
-        raise ModelRefusedError(
-            f"model {model.id}: a combat model decides from the request alone, "
-            "but this one has a recurrent input 'hidden'"
-        )
-    if "hidden" in inputs:
-        hidden_width = _dim(inputs["hidden"].shape, 1)
-        if not isinstance(hidden_width, int) or len(outputs) < 2:
-            raise ModelRefusedError(
-                f"model {model.id}: recurrent input 'hidden' needs a fixed width and an output"
-            )
-        hidden_dim = hidden_width
-    float16 = inputs["state"].type == "tensor(float16)"
     return ActorSession(
         model_id=model.id,
         archetype=model.archetype,
         model_type=model.model_type,
         version=model.version,
         session=session,
-        hidden_dim=hidden_dim,
-        float16_inputs=float16,
-        hidden_cache_size=hidden_cache_size,
+        shape=check_model(session, model.id, model.model_type),
     )
 
 
@@ -205,10 +126,9 @@ class ActorPool:
     """The actors this worker serves, keyed by (archetype, model type), swapped in between
     batches. `actors` (pack_coordination) and `combat` are the views by archetype of each type."""
 
-    def __init__(self, providers: list[str], intra_op_threads: int, hidden_cache_size: int) -> None:
+    def __init__(self, providers: list[str], intra_op_threads: int) -> None:
         self.providers = providers
         self.intra_op_threads = intra_op_threads
-        self.hidden_cache_size = hidden_cache_size
         self.sessions: dict[tuple[str, str], ActorSession] = {}
         self.actors = ModelTypeView(self.sessions, PACK_MODEL)
         self.combat = ModelTypeView(self.sessions, COMBAT_MODEL)
@@ -217,6 +137,11 @@ class ActorPool:
         self.handled: dict[tuple[str, str], DeployedVersion] = {}
         self.checks = 0  # version queries run
         self.fetches = 0  # models whose ONNX bytes were fetched
+
+    def memory_models(self) -> dict[str, int]:
+        """Per archetype, the id of the recurrent pack actor serving it: the model whose memory
+        a claim reads for that archetype's monsters (one without GRU has none to read)."""
+        return {a: actor.model_id for a, actor in self.actors.items() if actor.hidden_dim}
 
     async def reload(self, store: JobStore) -> list[str]:
         """Bring the pool in line with the registry; returns what changed, for the log. A cheap
@@ -243,9 +168,7 @@ class ActorPool:
                 continue
             handled[key] = deployed[key]
             try:
-                fresh = open_session(
-                    model, self.providers, self.intra_op_threads, self.hidden_cache_size
-                )
+                fresh = open_session(model, self.providers, self.intra_op_threads)
             except ModelRefusedError as exc:
                 await store.record_model_error(model.id, str(exc))
                 log.error(

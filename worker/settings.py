@@ -37,8 +37,6 @@ class WorkerSettings:
     intra_op_threads: int = 1
     """ONNX Runtime threads per session: small actors gain nothing from more, and the database
     shares the machine."""
-    hidden_cache_size: int = 100_000
-    """Recurrent (GRU) state kept per monster between ticks, at most this many monsters."""
     prefer_gpu: bool = True
     """Use the CUDA execution provider when ONNX Runtime offers it."""
     run_training: bool = True

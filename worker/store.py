@@ -15,7 +15,7 @@ import asyncpg
 import numpy as np
 
 from config.queries import query
-from worker.pgarrays import ArrayFormatError, float4_array
+from plpython.pgarrays import ArrayFormatError, float4_array
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,21 @@ class ClaimedJob:
     defect: str | None = None
     # Claimed after its attempts were used up: given back as dead, never decided.
     exhausted: bool = False
+    # A pack job's recurrent memory (ml.monster_memory) under the models this worker serves:
+    # memory[i] is the state (float32 little-endian) of the monster at position memory_rows[i]
+    # (1-based, in no particular order); a monster without one starts from zeros.
+    memory_rows: Sequence[int] = ()
+    memory: Sequence[bytes] = ()
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Recurrent states a job's answer leaves, to keep in ml.monster_memory: hidden[i]
+    (float32 little-endian) for monster_ids[i] under model model_ids[i]."""
+
+    model_ids: list[int]
+    monster_ids: list[int]
+    hidden: list[bytes]
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,9 @@ class Decisions:
     # The actions are the legacy gateway's action ids already (a gateway job answered by its
     # archetype's combat model), not pack actions to map through ml.legacy_action_map.
     legacy: bool = False
+    # The recurrent states its monsters' pack actors left (None: none, e.g. a gateway job),
+    # written with the answer.
+    memory: Memory | None = None
 
 
 @dataclass(frozen=True)
@@ -126,11 +144,34 @@ def claimed_job(r: Mapping[str, Any]) -> ClaimedJob:
         gateway_request_id=r["gateway_request_id"],
         defect=defect,
         exhausted=r["exhausted"],
+        memory_rows=r["memory_rows"] or (),
+        memory=r["memory"] or (),
     )
 
 
+def memory_entries(
+    answers: Sequence[Answer],
+) -> tuple[list[int], list[int], list[int], list[bytes]]:
+    """The recurrent states of a round's answers, one entry per state: (job ids, model ids,
+    monster ids, states). The answer statement keeps those of the jobs it finishes."""
+    job_ids: list[int] = []
+    model_ids: list[int] = []
+    monster_ids: list[int] = []
+    hidden: list[bytes] = []
+    for a in answers:
+        kept = a.decisions.memory if a.decisions is not None else None
+        if kept is not None:
+            job_ids += [a.job_id] * len(kept.hidden)
+            model_ids += kept.model_ids
+            monster_ids += kept.monster_ids
+            hidden += kept.hidden
+    return job_ids, model_ids, monster_ids, hidden
+
+
 class JobStore(Protocol):
-    async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]: ...
+    async def claim(
+        self, worker_id: str, limit: int, memory_models: Mapping[str, int]
+    ) -> list[ClaimedJob]: ...
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int: ...
     async def fence_clear(self) -> bool: ...
     async def heartbeat(self, worker_id: str, jobs_done: int, status: str) -> None: ...
@@ -157,9 +198,19 @@ class AsyncpgJobStore:
         # on a later round (the answer statement never waits for a client's lock).
         self.unsettled: set[int] = set()
 
-    async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
-        """Claim up to `limit` pending jobs; an empty claim marks the worker idle."""
-        rows = await self.conn.fetch(query("claim_inference_jobs"), worker_id, limit)
+    async def claim(
+        self, worker_id: str, limit: int, memory_models: Mapping[str, int]
+    ) -> list[ClaimedJob]:
+        """Claim up to `limit` pending jobs; an empty claim marks the worker idle. Pack jobs come
+        with their monsters' recurrent memory under `memory_models` (archetype -> the id of the
+        recurrent pack actor serving it)."""
+        rows = await self.conn.fetch(
+            query("claim_inference_jobs"),
+            worker_id,
+            limit,
+            list(memory_models),
+            list(memory_models.values()),
+        )
         return [claimed_job(r) for r in rows]
 
     async def complete(self, worker_id: str, answers: Sequence[Answer]) -> int:
@@ -185,6 +236,7 @@ class AsyncpgJobStore:
                 coordinated += d.coordinated
                 if any_reasons:
                     reasons += d.reasons or [None] * len(d.actions)
+        memory = memory_entries(answers)
         row = await self.conn.fetchrow(
             query("complete_inference_jobs"),
             worker_id,
@@ -202,6 +254,7 @@ class AsyncpgJobStore:
             coordinated,
             reasons,
             [d is not None and d.legacy for d in decided],
+            *memory,
         )
         self.unsettled.update(row["unsettled"])
         if self.unsettled:

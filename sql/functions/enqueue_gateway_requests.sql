@@ -9,6 +9,8 @@
 -- (revision 0014): no pack (pack_leader_ids {NULL}) and no signals, which before were read for
 -- whichever monster instance happened to have that id and shared by every monster of the type. The
 -- combat model answers from the request's state alone (docs/onnx_contract.md, "Model types").
+-- A request ml.answer_gateway_inline already answered inside the INSERT (its row is in
+-- ai_responses) is not queued (revision 0017).
 CREATE FUNCTION ml.enqueue_gateway_requests() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -28,6 +30,7 @@ BEGIN
            ARRAY[NULL::integer],
            r.request_id
     FROM new_requests r
+    WHERE NOT EXISTS (SELECT 1 FROM ml.ai_responses a WHERE a.request_id = r.request_id)
     ORDER BY r.request_id;
     RETURN NULL;
 END;

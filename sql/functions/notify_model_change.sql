@@ -1,7 +1,8 @@
 -- drop: DROP FUNCTION IF EXISTS ml.notify_model_change() CASCADE;
 -- Deploying is one UPDATE of a registry row (is_deployed = true). This trigger stamps deployed_at,
 -- retires the previously deployed model of the same archetype and type (one deployed at a time), and
--- NOTIFYs ml_models so every worker hot-reloads between two batches.
+-- NOTIFYs ml_models so every worker hot-reloads between two batches; it counts the change in
+-- ml.model_changes, by which inline decisions notice it (at the commit: the count is a row).
 CREATE FUNCTION ml.notify_model_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ml, pg_catalog, pg_temp
@@ -19,6 +20,7 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
+    UPDATE ml.model_changes SET changes = changes + 1;
     PERFORM pg_notify('ml_models', json_build_object(
         'id', NEW.id, 'archetype', NEW.archetype, 'model_type', NEW.model_type,
         'version', NEW.version, 'is_deployed', NEW.is_deployed)::text);

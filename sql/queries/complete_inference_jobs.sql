@@ -6,7 +6,9 @@
 -- $8 model versions, $9 inference times (ms), $10 whether it has reasons, $15 whether its actions
 -- are legacy gateway action ids already (a gateway job answered by the archetype's combat model)
 -- rather than pack actions to map through ml.legacy_action_map. Per monster, every job's monsters
--- back to back: $11 actions, $12 confidences, $13 coordinated, $14 reasons.
+-- back to back: $11 actions, $12 confidences, $13 coordinated, $14 reasons. Per recurrent state to
+-- keep (ml.monster_memory, shared with the other workers and inline decisions): $16 its job, $17
+-- the model that made it, $18 the monster, $19 the state (hidden_dim float32 little-endian).
 WITH answers AS (
     SELECT a.*,
            CASE WHEN a.n > 0 THEN $11::smallint[] END AS all_actions,
@@ -67,6 +69,17 @@ WITH answers AS (
     FROM settled AS s
     WHERE q.request_id = s.request_id AND s.request_status = 'pending'
     RETURNING q.request_id
+), remembered AS (
+    -- Only the states of jobs this statement finished: a worker that lost its lease writes no
+    -- memory over that of the worker answering the job now. No call at all in a round without
+    -- states (gateway jobs, models without GRU).
+    SELECT ml.write_monster_memory(array_agg(k.model_id ORDER BY k.ord),
+                                   array_agg(k.monster_id ORDER BY k.ord),
+                                   array_agg(k.hidden ORDER BY k.ord)) AS written
+    FROM unnest($16::bigint[], $17::bigint[], $18::integer[], $19::bytea[])
+        WITH ORDINALITY AS k(job_id, model_id, monster_id, hidden, ord)
+    WHERE k.job_id IN (SELECT f.id FROM finished AS f WHERE f.status = 'done')
+    HAVING count(*) > 0
 ), notified AS (
     SELECT pg_notify('ml_decisions',
                      ml.decision_payload(f.id, f.status, f.error, f.monster_ids, f.actions,
@@ -78,6 +91,8 @@ WITH answers AS (
 SELECT (SELECT count(*) FROM finished) AS finished,
        (SELECT count(*) FROM responses) AS gateway_answers,
        (SELECT count(*) FROM notified) AS notified,
+       -- Referenced so that it runs (a CTE that only reads runs when read).
+       coalesce((SELECT r.written FROM remembered AS r), 0) AS remembered,
        -- Answered gateway requests whose rows were locked (settled skipped them):
        -- sql/queries/settle_gateway_status.sql takes them up.
        (SELECT coalesce(array_agg(f.gateway_request_id), '{}')
