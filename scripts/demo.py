@@ -306,9 +306,10 @@ def database_figures(admin_url: str) -> dict[str, Any]:
             ("packs", "demo_pack_counts"),
             ("jobs by status", "demo_jobs_by_status"),
             ("gateway states vs the contract", "demo_contract_violations"),
+            ("gateway decided", "demo_gateway_serving"),
         ):
             rows = conn.execute(query(sql).encode()).fetchall()
-            figures[name] = ", ".join(f"{k}={v}" for k, v in rows) or "-"
+            figures[name] = ", ".join(k if v is None else f"{k}={v}" for k, v in rows) or "-"
         return figures
 
 

@@ -35,13 +35,12 @@ if "lookup" not in SD:
         "ml.config_number('ctde.inference.coordination_threshold') AS threshold, "
         "m.memory_rows, m.memory "
         "FROM ml.signal_entries($1) AS e, "
-        "LATERAL (SELECT array_agg(r.ord ORDER BY r.ord) AS memory_rows, "
-        "                array_agg(r.hidden ORDER BY r.ord) AS memory "
+        "LATERAL (SELECT array_agg(r.ord) AS memory_rows, array_agg(r.hidden) AS memory "
         "         FROM ml.read_monster_memory($2, $1) AS r) AS m",
         ["integer[]", "bigint[]"])
     SD["memory"] = plpy.prepare(
-        "SELECT array_agg(r.ord ORDER BY r.ord) AS memory_rows, "
-        "array_agg(r.hidden ORDER BY r.ord) AS memory FROM ml.read_monster_memory($2, $1) AS r",
+        "SELECT array_agg(r.ord) AS memory_rows, array_agg(r.hidden) AS memory "
+        "FROM ml.read_monster_memory($2, $1) AS r",
         ["integer[]", "bigint[]"])
     SD["changes"] = plpy.prepare("SELECT changes FROM ml.model_changes")
     SD["deployed"] = plpy.prepare(
