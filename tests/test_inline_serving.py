@@ -24,12 +24,15 @@ from plpython.decisions import DEFERRED
 from plpython.model_types import DEFER, drawn_actions
 from tests.ctde_helpers import SMALL_HIDDEN
 from tests.worker_helpers import (
+    collect_decisions,
     combat_export,
     deploy_actor,
     gateway_insert,
     random_state,
+    request_pack,
     served,
     sync_pack,
+    worker_process,
 )
 
 TYPED = "SELECT * FROM ml.decide_pack(%s::integer[], %s::text[], %s::real[])"
@@ -427,6 +430,21 @@ def test_a_client_holding_its_transaction_open_stalls_nobody(
         holder.commit()
     model_id = inline.execute("SELECT id FROM ml.ml_models WHERE version = 't1'").fetchone()[0]
     assert memory_of(inline, model_id, PACK[0]) is not None
+
+
+def test_a_client_holding_its_transaction_open_stalls_no_worker(
+    db_url: str, inline: Any, game: Any, game_url: str, worker_url: str, listener: Any
+) -> None:
+    """The same open transaction against the worker: a queued request for those monsters is
+    answered (its memory write for them skipped) while the client still holds its transaction."""
+    deploy_actor(db_url, "tank", "t1")
+    sync_pack(game, PACK, "tank")
+    with psycopg.connect(game_url) as holder, worker_process(worker_url):
+        decide(holder, PACK, "tank", states_for(1, 3))  # BEGIN ... and nothing more
+        job = request_pack(game, PACK, "tank")
+        answered = collect_decisions(listener, {job})
+        assert [note["status"] for note in answered[job]] == ["done"]
+        holder.commit()
 
 
 def test_old_memory_is_purged(db_url: str, inline: Any, game: Any) -> None:
