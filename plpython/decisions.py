@@ -18,6 +18,7 @@ and says so where it is first needed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,15 +143,22 @@ def _dim(shape: list[object], axis: int) -> object:
     return shape[axis] if len(shape) > axis else None
 
 
-def check_model(session: Any, model_id: int, model_type: str) -> ModelShape:
-    """Check a loaded model against what it will be asked; raises ModelRefusedError naming the
-    first thing that does not fit."""
+def served_actions(model_id: int, model_type: str) -> int:
+    """The output width of a model type that is served; ModelRefusedError for another type
+    (checked before a model's file is even loaded)."""
     actions = ACTION_DIMS.get(model_type)
     if actions is None:
         raise ModelRefusedError(
             f"model {model_id}: model type {model_type!r} is not served "
             f"(served: {', '.join(ACTION_DIMS)})"
         )
+    return actions
+
+
+def check_model(session: Any, model_id: int, model_type: str) -> ModelShape:
+    """Check a loaded model against what it will be asked; raises ModelRefusedError naming the
+    first thing that does not fit."""
+    actions = served_actions(model_id, model_type)
     inputs = {i.name: i for i in session.get_inputs()}
     for name, width in (("state", STATE_DIM), ("signals", SIGNAL_DIM)):
         if name not in inputs:
@@ -207,3 +215,33 @@ def run_model(
     if not shape.hidden_dim:
         return probs, None
     return probs, np.asarray(outputs[1], dtype=np.float32).reshape(n, shape.hidden_dim)
+
+
+def gather_memory(memory: Mapping[int, bytes], rows: np.ndarray, dim: int) -> np.ndarray | None:
+    """(len(rows), dim) float32: the recurrent state kept for each row (ml.monster_memory's
+    float32 little-endian bytes, by row), zeros for a row without one (a new monster, or memory
+    of another width, which no model of this id leaves); None for a model without one (dim 0),
+    which run_model takes as such."""
+    if not dim:
+        return None
+    hidden = np.zeros((len(rows), dim), dtype=np.float32)
+    width = 4 * dim
+    at, found = [], []
+    for i, r in enumerate(rows.tolist()):
+        if len(state := memory.get(r, b"")) == width:
+            at.append(i)
+            found.append(state)
+    if at:
+        hidden[at] = np.frombuffer(b"".join(found), dtype="<f4").reshape(len(at), dim)
+    return hidden
+
+
+def memory_states(new_hidden: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    """Which of a model's new recurrent states (n, dim) are kept, and each kept one as
+    ml.monster_memory stores it (float32 little-endian bytes). A state that is not finite (a
+    diverged model) is not kept: it would make every later tick of that monster non-finite too,
+    while its memory before still stands."""
+    finite = np.isfinite(new_hidden).all(axis=1)
+    blob = np.ascontiguousarray(new_hidden[finite], dtype="<f4").tobytes()
+    width = 4 * new_hidden.shape[1]
+    return finite, [blob[i : i + width] for i in range(0, len(blob), width)]

@@ -35,6 +35,8 @@ from plpython.decisions import (
     check_model,
     choose,
     dense_signals,
+    gather_memory,
+    memory_states,
     run_model,
     serving_payload,
     session_options,
@@ -216,21 +218,6 @@ def states_of(data: bytes, layout: str, monster_ids: Sequence[int]) -> np.ndarra
     return states
 
 
-def _hidden_rows(
-    shape: ModelShape, found: Mapping[int, bytes], rows: np.ndarray
-) -> np.ndarray | None:
-    """The kept recurrent states of `rows` (zeros for a monster without one of this width)."""
-    if not shape.hidden_dim:
-        return None
-    hidden = np.zeros((len(rows), shape.hidden_dim), dtype=np.float32)
-    width = 4 * shape.hidden_dim
-    for i, row in enumerate(rows.tolist()):
-        kept = found.get(row)
-        if kept is not None and len(kept) == width:
-            hidden[i] = np.frombuffer(kept, dtype="<f4")
-    return hidden
-
-
 def decide_pack(
     srv: InlineServer,
     query: Query,
@@ -280,7 +267,7 @@ def decide_pack(
                 model.shape,
                 states[rows],
                 signals[rows],
-                _hidden_rows(model.shape, memory, rows),
+                gather_memory(memory, rows, model.shape.hidden_dim),
             )
         except Exception as exc:  # an ONNX Runtime failure: these monsters get 255, and why
             why = f"inference failed for archetype {archetype!r}: {exc}"
@@ -295,12 +282,10 @@ def decide_pack(
         for r in rows.tolist():
             version[r] = model.version
         if new_hidden is not None:
-            # A state that is not finite (a diverged model) is not kept, as the worker keeps
-            # none: the monster goes on from its previous memory instead of stuck at NaN.
-            finite = np.isfinite(new_hidden).all(axis=1)
-            kept_models += [model.model_id] * int(finite.sum())
+            finite, states_kept = memory_states(new_hidden)
+            kept_models += [model.model_id] * len(states_kept)
             kept_monsters += [int(monster_ids[r]) for r in rows[finite].tolist()]
-            kept_hidden += [h.tobytes() for h in new_hidden[finite].astype("<f4")]
+            kept_hidden += states_kept
     chosen = actions.tolist()
     leaders = found["leaders"]
     scored = coordination_score(

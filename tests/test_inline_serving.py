@@ -184,13 +184,12 @@ def test_bad_requests_get_their_error_and_write_nothing(
     states: list[list[float]] | None,
     sqlstate: str,
 ) -> None:
-    model = deploy_actor(db_url, "tank", "t1")
+    deploy_actor(db_url, "tank", "t1")
     sync_pack(game, PACK, "tank")
     with pytest.raises(psycopg.Error) as caught:
         game.execute(TYPED, (ids, archetypes, states))
     assert caught.value.sqlstate == sqlstate
     assert inline.execute("SELECT count(*) FROM ml.monster_memory").fetchone()[0] == 0
-    del model
 
 
 def test_a_packed_state_with_nan_is_ml004_naming_the_monster(

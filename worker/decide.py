@@ -23,14 +23,20 @@ Who answers what, per archetype:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from plpython import coordination
-from plpython.decisions import DecisionInputError, choose, dense_signals
+from plpython.decisions import (
+    DecisionInputError,
+    choose,
+    dense_signals,
+    gather_memory,
+    memory_states,
+)
 from plpython.model_types import TRADITIONAL_AI
 from plpython.pgarrays import ArrayFormatError, packed_float32
 from plpython.signal_encoding import SIGNAL_DIM
@@ -181,29 +187,6 @@ def round_memory(parsed: list[ParsedJob], offsets: np.ndarray) -> dict[int, byte
     return memory
 
 
-def hidden_rows(memory: Mapping[int, bytes], rows: np.ndarray, dim: int) -> np.ndarray:
-    """(len(rows), dim) float32: each row's kept state, zeros for a row without one (a new
-    monster, or memory of another width, which no model of this id leaves)."""
-    hidden = np.zeros((len(rows), dim), dtype=np.float32)
-    width = 4 * dim
-    at, found = [], []
-    for i, r in enumerate(rows.tolist()):
-        if len(state := memory.get(r, b"")) == width:
-            at.append(i)
-            found.append(state)
-    if at:
-        hidden[at] = np.frombuffer(b"".join(found), dtype="<f4").reshape(len(at), dim)
-    return hidden
-
-
-def state_bytes(hidden: np.ndarray) -> list[bytes]:
-    """Each row of (n, dim) recurrent states as float32 little-endian bytes, ml.monster_memory's
-    format."""
-    blob = np.ascontiguousarray(hidden, dtype="<f4").tobytes()
-    width = 4 * hidden.shape[1]
-    return [blob[i : i + width] for i in range(0, len(blob), width)]
-
-
 def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> list[Answer]:
     """One answer per claimed job, with one ONNX call per model and use for the whole round."""
     started = time.perf_counter()
@@ -231,13 +214,12 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
     kept: dict[int, bytes] = {}  # row -> its new recurrent state
 
     def keep(rows: np.ndarray, model_id: int, new_hidden: np.ndarray) -> None:
-        """The rows' new recurrent states, to write with their jobs' answers. A state that is
-        not finite (a diverged model) is not kept: it would make every later tick of that
-        monster non-finite too, while its memory before still stands."""
-        finite = np.isfinite(new_hidden).all(axis=1)
-        rows, new_hidden = rows[finite], new_hidden[finite]
+        """The rows' new recurrent states (those memory_states keeps), to write with their
+        jobs' answers."""
+        finite, states = memory_states(new_hidden)
+        rows = rows[finite]
         kept_model[rows] = model_id
-        kept.update(zip(rows.tolist(), state_bytes(new_hidden), strict=True))
+        kept.update(zip(rows.tolist(), states, strict=True))
 
     def job_memory(job: ClaimedJob, lo: int, hi: int) -> Memory | None:
         """The new recurrent states of a job's monsters (the round's rows lo:hi), or None."""
@@ -285,7 +267,7 @@ def decide_round(jobs: list[ClaimedJob], pool: ActorPool, threshold: float) -> l
         def per_monster(actor: ActorSession, rows: np.ndarray) -> np.ndarray:
             """Pack jobs: each monster from the GRU state its last tick left (all of this
             model's rows of the round in one array, one call), its new state kept."""
-            hidden = hidden_rows(memory, rows, actor.hidden_dim) if actor.hidden_dim else None
+            hidden = gather_memory(memory, rows, actor.hidden_dim)
             probs, new_hidden = actor.run(states[rows], signals[rows], hidden)
             if new_hidden is not None:
                 keep(rows, actor.model_id, new_hidden)

@@ -24,10 +24,11 @@ from plpython.decisions import (
     ModelShape,
     check_model,
     run_model,
+    served_actions,
     serving_payload,
     session_options,
 )
-from plpython.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
+from plpython.model_types import COMBAT, PACK_COORDINATION
 from worker.store import DeployedModel, DeployedVersion, JobStore
 
 log = logging.getLogger("worker.sessions")
@@ -71,8 +72,7 @@ class ActorSession:
 
 def open_session(model: DeployedModel, providers: list[str], intra_op_threads: int) -> ActorSession:
     """Load and check one deployed model; raises ModelRefusedError with the reason."""
-    if model.model_type not in ACTION_DIMS:
-        check_model(None, model.id, model.model_type)  # raises: the type is not served
+    served_actions(model.id, model.model_type)  # before its file is fetched into a session
     gpu = providers[0] == "CUDAExecutionProvider"
     payload, precision = serving_payload(model.onnx_fp32, model.onnx_fp16, model.onnx_int8, gpu)
     if payload is None:
