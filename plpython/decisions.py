@@ -18,12 +18,13 @@ and says so where it is first needed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from plpython.coordination import CoordinationScore, coordination_score
 from plpython.model_types import (
     ACTION_DIMS,
     DEFER,
@@ -245,3 +246,29 @@ def memory_states(new_hidden: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
     blob = np.ascontiguousarray(new_hidden[finite], dtype="<f4").tobytes()
     width = 4 * new_hidden.shape[1]
     return finite, [blob[i : i + width] for i in range(0, len(blob), width)]
+
+
+def score_decisions(
+    monster_ids: Sequence[int],
+    pack_leader_ids: Sequence[int | None],
+    signals: np.ndarray,
+    actions: Sequence[int],
+    threshold: float,
+) -> tuple[CoordinationScore, list[bool]]:
+    """The seed's coordination score of one request's decisions (live signals, pack coverage,
+    leader present, diversity of the actions chosen; 255 counts as one more "action": the
+    traditional AI), and which monsters get its bonus: the pack's members that act on the
+    model's choice, when the score reaches the threshold."""
+    signalled = [bool(s) for s in np.any(signals, axis=1).tolist()]
+    scored = coordination_score(
+        monster_ids=monster_ids,
+        pack_leader_ids=pack_leader_ids,
+        signalled=signalled,
+        actions=actions,
+        threshold=threshold,
+    )
+    coordinated = [
+        scored.bonus and leader is not None and action != TRADITIONAL_AI
+        for action, leader in zip(actions, pack_leader_ids, strict=True)
+    ]
+    return scored, coordinated

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from plpython.coordination import coordination_score
 from plpython.decisions import (
     ModelRefusedError,
     ModelShape,
@@ -38,6 +37,7 @@ from plpython.decisions import (
     gather_memory,
     memory_states,
     run_model,
+    score_decisions,
     serving_payload,
     session_options,
 )
@@ -287,28 +287,21 @@ def decide_pack(
             kept_monsters += [int(monster_ids[r]) for r in rows[finite].tolist()]
             kept_hidden += states_kept
     chosen = actions.tolist()
-    leaders = found["leaders"]
-    scored = coordination_score(
-        monster_ids,
-        leaders,
-        [bool(s) for s in np.any(signals, axis=1).tolist()],
-        chosen,
-        found["threshold"],
+    scored, coordinated = score_decisions(
+        monster_ids, found["leaders"], signals, chosen, found["threshold"]
     )
-    rows_out = []
-    for i in range(n):
-        coordinated = bool(scored.bonus and leaders[i] is not None and chosen[i] != TRADITIONAL_AI)
-        rows_out.append(
-            (
-                int(monster_ids[i]),
-                chosen[i],
-                float(confidence[i]),
-                coordinated,
-                scored.score if coordinated else 0.0,
-                reasons[i],
-                version[i],
-            )
+    rows_out = [
+        (
+            int(monster_ids[i]),
+            chosen[i],
+            float(confidence[i]),
+            coordinated[i],
+            scored.score if coordinated[i] else 0.0,
+            reasons[i],
+            version[i],
         )
+        for i in range(n)
+    ]
     return PackDecision(rows_out, kept_models, kept_monsters, kept_hidden)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import worker.decide as decide
-from plpython import coordination
+from plpython import coordination, decisions
 from tests.test_decide_round import job, pool_serving
 from worker.decide import (
     MAX_ERROR,
@@ -173,7 +173,7 @@ def test_an_answer_that_cannot_be_made_fails_its_job_alone(
             raise coordination.CoordinationInputError("something no check foresaw")
         return real_score(**kwargs)
 
-    monkeypatch.setattr(coordination, "coordination_score", score)
+    monkeypatch.setattr(decisions, "coordination_score", score)  # as the answer looks it up
     jobs = [job(1, [11], ["tank"], seed=1), job(3, [31], ["tank"], seed=3)]
     ok, broken = decide_round(jobs, pool_serving("tank"), 0.7)
     assert ok.status == "done"

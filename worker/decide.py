@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from plpython import coordination
 from plpython.decisions import (
     DecisionInputError,
     choose,
     dense_signals,
     gather_memory,
     memory_states,
+    score_decisions,
 )
 from plpython.model_types import TRADITIONAL_AI
 from plpython.pgarrays import ArrayFormatError, packed_float32
@@ -360,24 +360,13 @@ def build_decisions(
     `legacy` whether the actions are legacy gateway action ids (a combat model's), `memory` the
     recurrent states they left."""
     job = parsed.job
-    # The seed's score over this job's monsters: live signals, pack coverage, leader present,
-    # diversity of the actions chosen (255 counts as one more "action": the traditional AI).
-    signalled = list(map(bool, np.any(parsed.signals, axis=1).tolist()))  # has_signal
-    scored = coordination.coordination_score(
-        monster_ids=job.monster_ids,
-        pack_leader_ids=job.pack_leader_ids,
-        signalled=signalled,
-        actions=actions,
-        threshold=threshold,
+    scored, coordinated = score_decisions(
+        job.monster_ids, job.pack_leader_ids, parsed.signals, actions, threshold
     )
     return Decisions(
         actions=actions,
         confidences=confidence,
-        # The bonus goes to the pack's members that act on the model's choice.
-        coordinated=[
-            scored.bonus and leader is not None and action != TRADITIONAL_AI
-            for action, leader in zip(actions, job.pack_leader_ids, strict=True)
-        ],
+        coordinated=coordinated,
         reasons=reasons,
         coordination_score=scored.score,
         model_version=",".join(versions) or None,
