@@ -457,3 +457,26 @@ def test_old_memory_is_purged(db_url: str, inline: Any, game: Any) -> None:
     assert inline.execute("SELECT ml.purge_monster_memory()").fetchone() == (1,)
     left = inline.execute("SELECT array_agg(monster_id ORDER BY monster_id) FROM ml.monster_memory")
     assert left.fetchone() == ([2002, 2003],)
+
+
+def test_requests_answered_inside_their_insert_are_purged_after_the_retention(
+    db_url: str, inline: Any, game: Any
+) -> None:
+    """No job leads the queue's purge to them: ml.purge_inline_answers deletes an inline-answered
+    request and its answer once past queues.retention_seconds, and leaves a queued request (its
+    job still pending) and a recent answer alone."""
+    deploy_actor(db_url, "aggressive", "c1", combat_export(), model_type="combat")
+    old = gateway_insert(game, 1002, [0.1] * 64)
+    recent = gateway_insert(game, 1002, [0.2] * 64)
+    set_mode(inline, "worker")
+    queued = gateway_insert(game, 1002, [0.3] * 64)
+    inline.execute(
+        "UPDATE ml.ai_requests SET created_at = now() - interval '1 hour' "
+        "WHERE request_id = ANY(%s)",
+        ([old, queued],),
+    )
+    assert inline.execute("SELECT ml.purge_inline_answers()").fetchone() == (1,)
+    left = inline.execute("SELECT array_agg(request_id ORDER BY request_id) FROM ml.ai_requests")
+    assert left.fetchone() == ([recent, queued],)
+    assert gateway_answer(inline, old) is None
+    assert gateway_answer(inline, recent) is not None

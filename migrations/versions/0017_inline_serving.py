@@ -36,6 +36,10 @@ OBJECTS: list[str] = [
     "functions/decide_pack_json.sql",
     "functions/answer_gateway_inline.sql",
     "functions/inline_runtime.sql",
+    # Requests answered inside their INSERT have no job for the queue's purge to follow.
+    "tables/ai_requests_created_idx.sql",
+    "functions/purge_inline_answers.sql",
+    "jobs/purge_inline_answers_every_ten_seconds.sql",
 ]
 #: Object files of earlier revisions re-applied with their new definitions (restored on downgrade).
 REPLACES: list[str] = [
