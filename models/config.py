@@ -174,6 +174,18 @@ QUEUE_MAX_MONSTERS = 1024
 
 
 @dataclass(frozen=True)
+class ContinuousLearningConfig:
+    """Retraining from what the game server records (docs/model_zoo.md, "Continuous learning"):
+    pg_cron's ml.queue_retraining queues a training job for an archetype and model type once this
+    many experiences (ml.record_experience) arrived since its newest model."""
+
+    min_new_experiences: int = 10000
+    """New recorded transitions of one archetype and model type that queue a retraining (0: off)."""
+    algorithm: str = "cql"
+    """The algorithm of the queued job: an offline one, it learns from the recorded experience."""
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """Caps on one call of the game server's SQL API (docs/coordination.md, "Limits"): a call over
     one is refused with SQLSTATE ML009 before any work (episode_reward, experience_reward:
@@ -206,6 +218,8 @@ class LimitsConfig:
     """Largest absolute reward of one transition recorded with ml.record_experience (22023): the
     contract simulator's stay within [-1.5, 12]; a Q-learner's values grow with reward / (1 -
     gamma), so one absurd reward would swamp every other."""
+    ask_model_floats: int = 4194304
+    """Floats of `inputs` in one ml.ask_model call (rows x columns; 16 MiB of float32)."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,8 @@ class Config:
     """Caps on one call of the SQL API."""
     serving: ServingConfig = field(default_factory=ServingConfig)
     """Where decisions are made."""
+    continuous_learning: ContinuousLearningConfig = field(default_factory=ContinuousLearningConfig)
+    """Retraining queued by pg_cron from recorded experience."""
     advanced: AdvancedConfig = field(default_factory=AdvancedConfig)
     """Curriculum and multi-task options."""
 

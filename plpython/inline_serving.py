@@ -41,7 +41,7 @@ from plpython.decisions import (
     serving_payload,
     session_options,
 )
-from plpython.model_types import COMBAT, PACK_COORDINATION, TRADITIONAL_AI
+from plpython.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION, TRADITIONAL_AI
 from plpython.pgarrays import ArrayFormatError, float4_array
 from plpython.signal_encoding import SIGNAL_DIM
 from plpython.state_contract import ARCHETYPES, STATE_DIM
@@ -129,7 +129,13 @@ class InlineServer:
         """Bring the sessions in line with the registry when ml.model_changes moved."""
         if changes == self.changes:
             return
-        deployed = {(r["archetype"], r["model_type"]): r for r in query("deployed", [])}
+        # Only the decision types: the zoo's models are ml.ask_model's (plpython/zoo_serving.py),
+        # loaded there when first asked for, never by every backend that decides.
+        deployed = {
+            (r["archetype"], r["model_type"]): r
+            for r in query("deployed", [])
+            if r["model_type"] in ACTION_DIMS
+        }
         for key in list(self.models):
             if key not in deployed:
                 del self.models[key]

@@ -186,6 +186,11 @@ JOBS = {
         "SELECT ml.purge_job_history()",
         "* * * * *",
     ),
+    "jobs/queue_retraining_every_minute.sql": (
+        "ml_queue_retraining",
+        "SELECT ml.queue_retraining()",
+        "* * * * *",
+    ),
 }
 
 
