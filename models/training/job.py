@@ -57,6 +57,7 @@ from models.offline.dataset import attach_recorded_experience
 from models.training.export_folder import write_export_folder
 from models.training.loop import Trainer, check_model_type
 from models.training.settings import TrainingSettings
+from models.zoo.job import run_zoo_job, zoo_model_type
 
 JOB_SECTIONS = ("ctde", "advanced", "training", "algorithm")
 MODEL_NAMES = {PACK_COORDINATION: "pack actor", COMBAT: "combat policy"}
@@ -182,6 +183,8 @@ def run_training_job(
     job: TrainingJob, report: ProgressReporter, database_url: str
 ) -> TrainingOutcome:
     """Train, export, verify and register; progress goes to the job's row through `report`."""
+    if zoo_model_type(job.config) is not None:  # one of the zoo's nine (docs/model_zoo.md)
+        return run_zoo_job(job, report, database_url)
     config, settings, hyperparameters = parse_job_config(job.config, job.algorithm)
     started = time.perf_counter()
     trainer = Trainer(job.algorithm, config, settings, hyperparameters=hyperparameters)
