@@ -324,14 +324,7 @@ class MAPPO(Algorithm):
     def build(self) -> None:
         config = self.config
         c = config.ctde
-        self._actor = DecentralizedActor(
-            c.state_dim,
-            c.signal_dim,
-            c.action_dim,
-            c.actor.hidden_dim,
-            c.actor.use_gru,
-            c.actor.dropout,
-        ).to(self.device)
+        self._actor = self.build_actor().to(self.device)
         self._actor.eval()  # rollouts act as the deployed actor does; ppo_update trains
         # The value network (saved and restored) and how the update reads it: per agent, or the
         # team's value given to every member (TeamValue adds no weights).
@@ -353,6 +346,20 @@ class MAPPO(Algorithm):
         self._starts: np.ndarray | None = None
 
     # --- what differs between MAPPO and IPPO --------------------------------------------------
+    def build_actor(self) -> DecentralizedActor:
+        """The pack actor that acts and is deployed: the product's GRU actor as ctde.actor sizes
+        it. A subclass may train another DecentralizedActor through the same loop (the model
+        zoo's LSTM actor, models/zoo/tasks/lstm_actor.py)."""
+        c = self.config.ctde
+        return DecentralizedActor(
+            c.state_dim,
+            c.signal_dim,
+            c.action_dim,
+            c.actor.hidden_dim,
+            c.actor.use_gru,
+            c.actor.dropout,
+        )
+
     def build_critic(self) -> nn.Module:
         """MAPPO: the centralized critic over the pack's global states, one value per agent (or
         the team's, given to every member)."""

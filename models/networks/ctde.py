@@ -280,18 +280,23 @@ class DecentralizedActor(ServedActor):
             signals = state.new_zeros(state.shape[0], self.signal_dim)
         state_features = self.state_encoder(state)  # (B, H)
         signal_features = self.signal_encoder(signals)  # (B, 128)
-
-        next_hidden: torch.Tensor | None = None
-        if self.gru is not None:
-            if hidden is None:
-                hidden = self.initial_hidden(state.shape[0], state.device)
-            # One GRU step: sequence length 1, hidden (1, B, H) as nn.GRU wants it.
-            out, h = self.gru(state_features.unsqueeze(1), hidden.unsqueeze(0))
-            state_features = out.squeeze(1)
-            next_hidden = h.squeeze(0)
-
+        state_features, next_hidden = self.recur(state_features, hidden)
         logits = self.decision(torch.cat([state_features, signal_features], dim=-1))  # (B, A)
         return masked_logits(logits, action_mask), next_hidden
+
+    def recur(
+        self, state_features: torch.Tensor, hidden: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The memory's step between the state encoder and the decision network: (B, H) state
+        features and the hidden (B, H) or None (a first decision) -> the features the decision
+        reads and the next hidden (None without a GRU: the features pass unchanged)."""
+        if self.gru is None:
+            return state_features, None
+        if hidden is None:
+            hidden = self.initial_hidden(state_features.shape[0], state_features.device)
+        # One GRU step: sequence length 1, hidden (1, B, H) as nn.GRU wants it.
+        out, h = self.gru(state_features.unsqueeze(1), hidden.unsqueeze(0))
+        return out.squeeze(1), h.squeeze(0)
 
     def float_sensitive_weights(self) -> list[str]:
         """The two layers that read raw state and signal values, and the decision MLP that
