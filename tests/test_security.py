@@ -32,6 +32,7 @@ from tests.test_experience import (
     random_dataset,
 )
 from tests.test_pack_episodes import RECORD, record_args
+from tests.zoo_helpers import deploy_untrained_zoo
 
 #: Types a definer body names that the grammar does not bind to pg_catalog by itself (unlike
 #: integer, real, boolean, bigint, numeric...): a pg_temp domain of the same name would win.
@@ -121,6 +122,10 @@ def api_calls() -> list[tuple[str, tuple[Any, ...]]]:
         ("SELECT ml.all_finite(ARRAY[1.0]::real[])", ()),
         ("SELECT * FROM ml.explain_state(%s::real[])", (STATE,)),
         (GATEWAY_INSERT, (STATE,)),
+        (
+            "SELECT * FROM ml.ask_model('sac', %s::text[], %s::real[], %s::integer[], true)",
+            (["aggressive"], [STATE], [1001]),
+        ),
         ("SELECT ml.despawn_monster(1002)", ()),
     ]
 
@@ -138,9 +143,11 @@ def attacker(db_url: str, game_url: str, admin: psycopg.Connection[Any]) -> Iter
     """ml_user's session with the attack armed: pg_temp domains over every shadowed type whose
     CHECK reports the role it runs as. TEMP is granted back to ml_user for this (the database
     refuses it by default), so the pinned search_path is tested on its own. Decisions are made
-    inline (serving.mode 'inline'), so the database's own inference runs under the attack too."""
+    inline (serving.mode 'inline'), so the database's own inference runs under the attack too, and
+    a zoo model is deployed for ml.ask_model."""
     dbname = urlsplit(db_url).path.lstrip("/")
     admin.execute("UPDATE ml.config SET value = '\"inline\"' WHERE key = 'serving.mode'")
+    deploy_untrained_zoo(db_url, "aggressive", "sac", "attack1")  # ml.ask_model answers
     admin.execute(
         sql.SQL("GRANT TEMPORARY ON DATABASE {} TO ml_user").format(sql.Identifier(dbname))
     )
