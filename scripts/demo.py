@@ -13,7 +13,10 @@
    combat policy); each one's progress bar is fed from its row while the fights go on; both
    trained versions are deployed with an UPDATE each and the worker hot-reloads them.
 5. Phase two: the same fights with the trained models.
-6. A summary of both paths before and after, a PNG, the psql queries to look inside; the worker
+6. The model zoo (docs/model_zoo.md): its combat DQN and movement policy are trained, validated,
+   exported and deployed for the archetype with the most monsters, and asked through
+   ml.ask_model beside the pack actor for the same live monsters.
+7. A summary of both paths before and after, a PNG, the psql queries to look inside; the worker
    stops, the database stays up for inspection.
 """
 
@@ -37,6 +40,7 @@ import psycopg
 from config.model_types import ACTION_DIMS, COMBAT, PACK_COORDINATION
 from config.queries import connect_raw, query
 from config.settings import load_settings
+from scripts.demo_zoo import show_zoo
 from scripts.game_server import GameServer, PathStats, PhaseStats
 from scripts.health import print_health
 
@@ -497,6 +501,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             marks["phase two"] = time.monotonic()
             after = await game.run_for(args.phase_seconds, PhaseStats("trained"))
             figures = database_figures(settings.admin_url)  # before the packs leave the maps
+            print("\n== the model zoo: combat and movement models beside the pack actor ==")
+            zoo_failures = show_zoo(settings.admin_url, settings.game_url, OUT_DIR / "zoo")
             await game.despawn_all()
         finally:
             await game.close()
@@ -505,7 +511,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         png = OUT_DIR / "demo.png"
         write_png(game, png, marks)
         print(f"\nchart: {png} (win rates and answer latency of both paths over time)")
-        failures = check_cookbook(settings.admin_url)
+        failures = zoo_failures + check_cookbook(settings.admin_url)
         print("\n== look inside with psql ==")
         print('   bash scripts/db_server.sh psql        (or psql "$DATABASE_URL")')
         for title, sql in PSQL_COOKBOOK:
