@@ -77,7 +77,7 @@ def criteria(evaluation: Evaluation, latency_p95_ms: float | None) -> list[dict[
         )
     for name, value in sorted(e.heldout.items()):
         bar = e.heldout_bars.get(name)
-        if bar is not None:
+        if bar is not None and name not in {c["name"] for c in found}:  # listed once
             found.append(_criterion(name, value, bar[0], bar[1], "held out"))
     return found
 
