@@ -2,6 +2,7 @@
 
     python -m bench.zoo sizes              # the seed's full sizes: parameters, files, CPU latency
     python -m bench.zoo small [--workers 2] # train, evaluate and export all 54 at the small profile
+    python -m bench.zoo serving            # ml.ask_model from the game server's role, vs a floor
 
 `sizes` builds every model type at the seed's full size (untrained: sizes and speed do not
 depend on the weights) and measures its parameters, its FP32 and FP16 ONNX files, ONNX Runtime's
@@ -9,6 +10,11 @@ CPU latency at batch 1 and 64 (one thread; median, p99 and rows per second, with
 floor model run in the same process: one 64 -> 10 Gemm), and training seconds per 1,000 samples
 (forward, backward and an Adam step on batches of 64). The files of all 54 are six times the nine
 (one per archetype, same sizes), set beside the seed's 5.4 GB FP16.
+
+`serving` deploys small-profile models (untrained: serving cost does not depend on the weights) in
+a fresh database and times ml.ask_model as the game server calls it (psycopg, prepared, one
+connection, the first call of each case outside the clock), at 1 and 64 rows, against its floor:
+the same call shape answered by a statement that decides nothing (bench/sql/ask_model_floor.sql).
 
 `small` runs `python -m models.zoo train|evaluate|export` for all 54 at the small profile in
 `workers` processes (archetypes split between them), and prints each model's time, size and
@@ -27,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import torch
 from torch import nn
 
-from bench.common import summarize, table
+from bench.common import bench_sql, fresh_database, summarize, table, url_as
 from models.export.onnx import convert_fp16, session
-from models.zoo.export import export_fp32
+from models.zoo.export import export_fp32, export_model
 from models.zoo.pipeline import task
+from models.zoo.registry import register_export
 from models.zoo.store import ModelDir
 from plpython.state_contract import ARCHETYPES
 from plpython.zoo_types import ZOO_TYPES
@@ -172,14 +180,70 @@ def small(workers: int, root: Path) -> None:
     )
 
 
+ASK = "SELECT row_index, archetype, answer, outputs FROM ml.ask_model($1, $2::text[], $3::real[])"
+SERVED = ("combat_dqn", "threat_assessment", "spatial_vit", "pattern_recognition")
+CALLS = 300
+
+
+def timed_calls(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[float]:
+    with psycopg.RawCursor(conn) as cur:
+        cur.execute(sql, params, prepare=True).fetchall()
+        times = []
+        for _ in range(CALLS):
+            start = time.perf_counter()
+            cur.execute(sql, params, prepare=True).fetchall()
+            times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def serving() -> list[dict[str, Any]]:
+    torch.set_num_threads(1)
+    db = "ragnarok_bench_zoo"
+    admin = fresh_database(db)
+    with psycopg.connect(admin) as conn:
+        for name in SERVED:
+            the_task = task(name)
+            exported = export_model(
+                ZOO_TYPES[name],
+                the_task.build("tank", "small"),
+                the_task.example_inputs("tank", 256, 0),
+            )
+            model = register_export(conn, "tank", name, "bench", exported.files, {})
+            conn.execute("UPDATE ml.ml_models SET is_deployed = true WHERE id = %s", (model,))
+            conn.commit()
+    rows: list[dict[str, Any]] = []
+    floor_sql = bench_sql("ask_model_floor")
+    with psycopg.connect(url_as(db, role="ml_user"), autocommit=True) as game:
+        for name in SERVED:
+            for batch in (1, 64):
+                inputs = task(name).example_inputs("tank", batch, 1).tolist()
+                params = [name, ["tank"] * batch, inputs]
+                product = summarize(timed_calls(game, ASK, params))
+                floor = summarize(timed_calls(game, floor_sql, params))
+                rows.append(
+                    {
+                        "model_type": name,
+                        "rows": batch,
+                        "p50_ms": f"{product['p50']:.3f}",
+                        "p99_ms": f"{product['p99']:.3f}",
+                        "rows/s": f"{batch / product['p50'] * 1000:,.0f}",
+                        "floor_p50_ms": f"{floor['p50']:.3f}",
+                        "floor_p99_ms": f"{floor['p99']:.3f}",
+                        "p50/floor": f"{product['p50'] / floor['p50']:.1f}",
+                    }
+                )
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("sizes", "small"))
+    parser.add_argument("what", choices=("sizes", "small", "serving"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--root", type=Path, default=Path("runs/bench_zoo/zoo"))
     args = parser.parse_args()
-    if args.what == "sizes":
-        rows = sizes()
+    if args.what in ("sizes", "serving"):
+        rows = sizes() if args.what == "sizes" else serving()
         print(table(rows, list(rows[0])))
     else:
         args.root.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,43 @@ def metrics_of(where: ModelDir) -> dict[str, Any]:
     }
 
 
+def register_export(
+    conn: psycopg.Connection[Any],
+    archetype: str,
+    model_type: str,
+    version: str,
+    files: dict[str, bytes],
+    metrics: dict[str, Any],
+    *,
+    hidden: int = 0,
+    status: str = "trained",
+) -> int:
+    """Insert one export's verified files into ml_models; returns the row id."""
+    spec = ZOO_TYPES[model_type]
+    params = [
+        archetype,
+        model_type,
+        f"{model_type} {archetype} ({version})",
+        version,
+        NETWORK_TYPES[model_type],
+        status,
+        files["fp32"],
+        files.get("fp16"),
+        files.get("int8"),
+        sha256(files["fp32"]),
+        spec.input_dim,
+        SIGNAL_DIM if model_type == "team_coordination" else 0,
+        spec.output_dim,
+        hidden,
+        json.dumps(metrics, allow_nan=False, sort_keys=True, default=float),
+    ]
+    with psycopg.RawCursor(conn) as cur:
+        found = cur.execute(query("register_model"), params).fetchone()
+    conn.commit()
+    assert found is not None
+    return int(found[0])
+
+
 def register(conn: psycopg.Connection[Any], where: ModelDir) -> tuple[int, str]:
     """The registry row of this model's exported files (registered now if new); (id, version)."""
     files = load_export(where)
@@ -75,29 +112,18 @@ def register(conn: psycopg.Connection[Any], where: ModelDir) -> tuple[int, str]:
             cur.execute(query("zoo_update_report"), [row[0], body, status])
             conn.commit()
             return int(row[0]), str(row[1])
-        spec = ZOO_TYPES[where.model_type]
-        version = f"{where.profile}.{datetime.now(UTC):%Y%m%d%H%M%S%f}"[:32]
-        params = [
-            where.archetype,
-            where.model_type,
-            f"{where.model_type} {where.archetype} ({where.profile})",
-            version,
-            NETWORK_TYPES[where.model_type],
-            status,
-            files["fp32"],
-            files.get("fp16"),
-            files.get("int8"),
-            digest,
-            spec.input_dim,
-            SIGNAL_DIM if where.model_type == "team_coordination" else 0,
-            spec.output_dim,
-            hidden_dim(where),
-            body,
-        ]
-        found = cur.execute(query("register_model"), params).fetchone()
-    conn.commit()
-    assert found is not None
-    return int(found[0]), version
+    version = f"{where.profile}.{datetime.now(UTC):%Y%m%d%H%M%S%f}"[:32]
+    model_id = register_export(
+        conn,
+        where.archetype,
+        where.model_type,
+        version,
+        files,
+        metrics,
+        hidden=hidden_dim(where),
+        status=status,
+    )
+    return model_id, version
 
 
 def deploy(conn: psycopg.Connection[Any], where: ModelDir, force: bool = False) -> Deployed:
