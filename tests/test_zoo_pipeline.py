@@ -301,3 +301,15 @@ def test_a_zoo_model_trains_from_a_sql_training_job(
     passed = done["result"]["passed"]
     status = "validated" if passed else "trained"
     assert model == ("mage", "threat_assessment", False, str(passed).lower(), status)
+
+
+def test_transfer_starts_from_another_archetypes_model(zoo_root: Path) -> None:
+    """--source-archetype: mage's sac starts from tank's trained sac, and says so in train.json;
+    a source that was never trained fails that model (the command exits 1)."""
+    args = ["train", "--archetypes", "mage", "--model-types", "sac", "--profile", "tiny"]
+    args += ["--root", str(zoo_root)]
+    assert zoo_main([*args, "--source-archetype", "tank"]) == 0
+    trained = ModelDir(zoo_root, "tiny", "mage", "sac").read_json("train.json")
+    assert trained is not None
+    assert trained["source_archetype"] == "tank"
+    assert zoo_main([*args, "--source-archetype", "ranged"]) == 1
