@@ -38,9 +38,9 @@ import torch
 from torch import nn
 
 from bench.common import bench_sql, fresh_database, summarize, table, url_as
-from models.export.onnx import convert_fp16, session
+from models.export.onnx import convert_fp16
 from models.zoo.export import export_fp32, export_model
-from models.zoo.pipeline import task
+from models.zoo.pipeline import call_times_ms, task
 from models.zoo.registry import register_export
 from models.zoo.store import ModelDir
 from plpython.state_contract import ARCHETYPES
@@ -49,19 +49,6 @@ from plpython.zoo_types import ZOO_TYPES
 SEED_FP16_GB = 5.4
 RUNS = {1: 300, 64: 100}
 TRAIN_BATCH = 64
-
-
-def timed_runs(model: bytes, inputs: np.ndarray, runs: int) -> list[float]:
-    sess = session(model, threads=1)
-    feed = {sess.get_inputs()[0].name: inputs}
-    for _ in range(5):
-        sess.run(None, feed)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
 
 
 def floor_model() -> bytes:
@@ -93,7 +80,8 @@ def sizes() -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     floor = floor_model()
     floor_ms = {
-        b: summarize(timed_runs(floor, np.zeros((b, 64), np.float32), n)) for b, n in RUNS.items()
+        b: summarize(call_times_ms(floor, np.zeros((b, 64), np.float32), n))
+        for b, n in RUNS.items()
     }
     rows: list[dict[str, Any]] = []
     total_fp16 = 0
@@ -111,7 +99,7 @@ def sizes() -> list[dict[str, Any]]:
         }
         for batch, runs in RUNS.items():
             inputs = np.random.default_rng(0).random((batch, width), dtype=np.float32)
-            stats = summarize(timed_runs(fp32, inputs, runs))
+            stats = summarize(call_times_ms(fp32, inputs, runs))
             row[f"b{batch}_p50_ms"] = f"{stats['p50']:.2f}"
             row[f"b{batch}_p99_ms"] = f"{stats['p99']:.2f}"
             row[f"b{batch}_rows_s"] = f"{batch / stats['p50'] * 1000:,.0f}"

@@ -87,17 +87,24 @@ def serving_examples(where: ModelDir, n: int, seed: int) -> np.ndarray:
     return examples.astype(np.float32)
 
 
-def latency_ms(model: bytes, example: np.ndarray, runs: int = LATENCY_RUNS) -> dict[str, float]:
-    """Median and p95 milliseconds of one ONNX Runtime call (one thread) on `example`."""
+def call_times_ms(model: bytes, inputs: np.ndarray, runs: int, warmup: int = 10) -> list[float]:
+    """Milliseconds of each of `runs` ONNX Runtime calls (one thread) on `inputs`, after
+    `warmup` calls outside the clock."""
     sess: ort.InferenceSession = session(model, threads=1)
-    feed = {"inputs": example.astype(np.float32)}
-    for _ in range(10):
+    feed = {"inputs": inputs.astype(np.float32)}
+    for _ in range(warmup):
         sess.run(None, feed)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         sess.run(None, feed)
         times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def latency_ms(model: bytes, example: np.ndarray, runs: int = LATENCY_RUNS) -> dict[str, float]:
+    """Median and p95 milliseconds of one ONNX Runtime call (one thread) on `example`."""
+    times = call_times_ms(model, example, runs)
     return {"p50": float(np.median(times)), "p95": float(np.percentile(times, 95))}
 
 

@@ -241,3 +241,15 @@ def same_fight_ahead(rec: Recording, horizon: int) -> tuple[B, B]:
         ends[: T - k, k] = rec.done[k:]
     known: B = inside[:, -1] | (inside & ends).any(1)
     return inside, known
+
+
+def capped_samples(
+    data: dict[str, np.ndarray], cap: int | None, seed: int
+) -> dict[str, np.ndarray]:
+    """At most `cap` rows of equally long arrays, drawn without replacement (all of them when
+    cap is None or not smaller): the run's --samples-per-archetype."""
+    n = len(next(iter(data.values())))
+    if cap is None or cap >= n:
+        return dict(data)
+    keep = np.random.default_rng(seed).permutation(n)[:cap]
+    return {k: v[keep] for k, v in data.items()}

@@ -47,7 +47,13 @@ from models.zoo.base import (
     explained_variance,
     run_module,
 )
-from models.zoo.tasks.recording import Recording, fights_in, record_fights, same_fight_ahead
+from models.zoo.tasks.recording import (
+    Recording,
+    capped_samples,
+    fights_in,
+    record_fights,
+    same_fight_ahead,
+)
 from models.zoo.trainers.supervised import fit_task
 from plpython.state_contract import dimension
 from plpython.zoo_types import STATE_DIM, TEMPORAL_STEPS
@@ -188,11 +194,7 @@ class TemporalTransformerTask:
     def collect(self, archetype: str, settings: ZooSettings) -> dict[str, np.ndarray]:
         lanes = settings.pick(settings.num_episodes, LANES)
         data = _record(archetype, lanes, settings.seed)
-        cap = settings.samples_per_archetype
-        if cap is not None and cap < len(data["target"]):
-            keep = np.random.default_rng(settings.seed).permutation(len(data["target"]))[:cap]
-            data = {k: v[keep] for k, v in data.items()}
-        return dict(data)
+        return capped_samples(dict(data), settings.samples_per_archetype, settings.seed)
 
     def train(
         self,

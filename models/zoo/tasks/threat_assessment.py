@@ -37,6 +37,7 @@ from models.zoo.base import (
 from models.zoo.tasks.recording import (
     RECENT_STEPS,
     Recording,
+    capped_samples,
     fights_in,
     record_fights,
     same_fight_ahead,
@@ -131,11 +132,7 @@ class ThreatAssessmentTask:
     def collect(self, archetype: str, settings: ZooSettings) -> dict[str, np.ndarray]:
         lanes = settings.pick(settings.num_episodes, LANES)
         data = _record(archetype, lanes, settings.seed)
-        cap = settings.samples_per_archetype
-        if cap is not None and cap < len(data["target"]):
-            keep = np.random.default_rng(settings.seed).permutation(len(data["target"]))[:cap]
-            data = {k: v[keep] for k, v in data.items()}
-        return dict(data)
+        return capped_samples(dict(data), settings.samples_per_archetype, settings.seed)
 
     def train(
         self,
