@@ -37,6 +37,7 @@ if "zoo_changes" not in SD:
         "FROM ml.read_monster_memory($2, $1) AS r", ["integer[]", "bigint[]"])
     SD["zoo_write"] = plpy.prepare("SELECT ml.write_monster_memory($1, $2, $3)",
                                    ["bigint[]", "integer[]", "bytea[]"])
+    SD["zoo_notify"] = plpy.prepare("SELECT pg_notify('ml_decisions', $1)", ["text"])
 
 
 def query(name, args):
@@ -69,7 +70,7 @@ if notify:
     if len(payload) > 7999:
         plpy.error(f"the answers of {n} rows are {len(payload)} bytes, over a notification's 8000",
                    sqlstate="ML009", hint="ask with notify => false, or for fewer rows per call")
-    plpy.execute(plpy.prepare("SELECT pg_notify('ml_decisions', $1)", ["text"]), [payload])
+    plpy.execute(SD["zoo_notify"], [payload])
 return [row + (ms,) for row in found.rows]
 $$;
 GRANT EXECUTE ON FUNCTION ml.zoo_infer(text, text[], bytea, integer[], boolean) TO ml_definer;
