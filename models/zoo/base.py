@@ -43,6 +43,9 @@ class ZooSettings:
     keep_checkpoints: int = 3
     progress: bool = False
     """Print a progress line to stderr as training goes."""
+    time_budget_s: float | None = None
+    """Seconds of training per model; None: the profile's (TRAIN_BUDGET_S). A run that must not
+    depend on the machine's speed (a test) sets its epochs and a budget it never reaches."""
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -50,7 +53,7 @@ class ZooSettings:
 
     @property
     def budget_s(self) -> float:
-        return TRAIN_BUDGET_S[self.profile]
+        return TRAIN_BUDGET_S[self.profile] if self.time_budget_s is None else self.time_budget_s
 
     def pick(self, value: Any, by_profile: dict[str, Any]) -> Any:
         """`value` when the run set it, else the profile's entry of `by_profile`."""
